@@ -1,0 +1,6 @@
+import type { Command } from './command.js';
+import { doctorCommand } from './commands/doctor.js';
+import { serveCommand } from './commands/serve.js';
+
+/** Every `pix2rep` sub-command, in the order `--help` lists them. */
+export const commands: Command[] = [serveCommand, doctorCommand];
