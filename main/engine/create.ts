@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Engine } from './engine.js';
 import { engineStatus } from './status.js';
+import { libraryHandlers } from '../library/handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -18,5 +19,6 @@ export function createEngine(opts: EngineOptions): Engine {
     'engine.status': () => engineStatus(workspace),
     'engine.ping': (p) => ({ pong: true as const, at: Date.now(), ...(p?.echo !== undefined ? { echo: p.echo } : {}) }),
   });
+  engine.register(libraryHandlers(workspace));
   return engine;
 }
