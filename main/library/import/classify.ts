@@ -48,7 +48,7 @@ export function classifyBytes(path: string, head: Uint8Array, size: number): Cla
     const n = niftiHeaderKind(inner);
     if (n === 'nifti') return { path, kind: 'nifti' };
     if (n === 'analyze') return { path, kind: 'skip', reason: 'NIfTI/Analyze header-only file (.hdr/.img pairs are not supported)' };
-    if (inner.length < 348 && niftiName) return { path, kind: 'skip', reason: `truncated NIfTI: only ${inner.length} bytes after decompression` };
+    if (inner.length < 348 && niftiName) return { path, kind: 'skip', reason: `too short for a NIfTI header: ${inner.length} bytes after decompression` };
     return { path, kind: 'skip', reason: niftiName ? 'not a valid NIfTI header (bad sizeof_hdr or magic)' : 'gzip-compressed file that is not NIfTI' };
   }
   const n = niftiHeaderKind(buf);
