@@ -155,14 +155,14 @@ export function convGradientKernels(backendName: string): tf.KernelConfig[] {
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     assertFloat(tf.Conv2DBackpropFilter, x, dy);
     const g = geometry(x.shape as Shape4, a.filterShape, a, tf.Conv2DBackpropFilter);
-    return withCalls(backend, backendName, (k) => filterGradient(k, x, dy, g));
+    return withCalls(backend as tf.KernelBackend, backendName, (k) => filterGradient(k, x, dy, g));
   };
   const backpropInput: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     const { dy, filter } = inputs as unknown as Record<'dy' | 'filter', tf.TensorInfo>;
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs;
     assertFloat(tf.Conv2DBackpropInput, dy, filter);
     const g = geometry(a.inputShape, filter.shape as Shape4, a, tf.Conv2DBackpropInput);
-    return withCalls(backend, backendName, (k) => inputGradient(k, dy, filter, g));
+    return withCalls(backend as tf.KernelBackend, backendName, (k) => inputGradient(k, dy, filter, g));
   };
   return [
     { kernelName: tf.Conv2DBackpropFilter, backendName, kernelFunc: backpropFilter },
