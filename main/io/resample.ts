@@ -13,6 +13,8 @@
  *   src = (u + off + 0.5) * r - 0.5      source index (continuous) of network pixel u; pixel edges align
  * so with r = 1 this is an exact integer crop/pad, and the inverse u = (src + 0.5) / r - 0.5 - off maps a
  * prediction back onto the slice. Pixels whose centre falls outside the source get `fill` (0).
+ * Going to a coarser grid (r > 1), 'linear' averages ceil(r)^2 samples over each network pixel's footprint
+ * (box antialiasing); 'nearest' (labels) never mixes values.
  */
 import { frameSize, type Volume, type VoxelArray } from './volume.js';
 
@@ -48,6 +50,11 @@ export interface SampleOptions {
   mode: Interpolation;
   /** Value for pixels outside the source (default 0). */
   fill?: number;
+  /**
+   * 'linear' only, toNetwork only: when the network pixel covers more than one source pixel, average
+   * ceil(scale) x ceil(scale) bilinear samples over its footprint so fine stripes do not alias (default true).
+   */
+  antialias?: boolean;
 }
 
 /** Plans the mapping between slices of `volume` (any k, any frame) and the network grid. */
@@ -94,14 +101,36 @@ export function toNetwork(plan: SlicePlan, slice: ArrayLike<number>, opts: Sampl
   checkLength(slice, ni * nj, 'source slice');
   const [w, h] = plan.size;
   const out = new Float32Array(w * h);
-  const si = new Float64Array(w);
-  for (let u = 0; u < w; u++) si[u] = networkToSource(plan, u, 0)[0];
+  const smooth = opts.mode === 'linear' && opts.antialias !== false;
+  // Sub-sample offsets (network pixels) per axis: one at the centre unless the pixel spans several sources.
+  const taps = [0, 1].map((a) => {
+    const m = smooth ? Math.ceil(plan.scale[a]! - 1e-9) : 1;
+    return Array.from({ length: m }, (_, t) => (t + 0.5) / m - 0.5);
+  }) as [number[], number[]];
+  const weight = 1 / (taps[0].length * taps[1].length);
   for (let v = 0; v < h; v++) {
-    const sj = networkToSource(plan, 0, v)[1];
-    for (let u = 0; u < w; u++) out[v * w + u] = sample(slice, ni, nj, si[u]!, sj, opts);
+    for (let u = 0; u < w; u++) {
+      const [ci, cj] = networkToSource(plan, u, v);
+      if (ci < -0.5 || ci >= ni - 0.5 || cj < -0.5 || cj >= nj - 0.5) {
+        out[v * w + u] = opts.fill ?? 0;
+        continue;
+      }
+      let acc = 0;
+      for (const dv of taps[1]) {
+        const sj = cj + dv * plan.scale[1];
+        for (const du of taps[0]) acc += sample(slice, ni, nj, ci + du * plan.scale[0], sj, CLAMPED[opts.mode]);
+      }
+      out[v * w + u] = acc * weight;
+    }
   }
   return out;
 }
+
+/** Sub-samples of a pixel whose centre is inside clamp to the border rather than reading the fill. */
+const CLAMPED: Record<Interpolation, SampleOptions & { clamp: true }> = {
+  linear: { mode: 'linear', clamp: true },
+  nearest: { mode: 'nearest', clamp: true },
+};
 
 /** Maps a network-grid image (width x height) back onto the source slice grid (ni x nj). */
 export function fromNetwork(plan: SlicePlan, grid: ArrayLike<number>, opts: SampleOptions): Float32Array {
@@ -247,9 +276,16 @@ export function normalizeIntensity(data: ArrayLike<number>, opts: NormalizeOptio
   return out;
 }
 
-function sample(src: ArrayLike<number>, w: number, h: number, x: number, y: number, opts: SampleOptions): number {
+function sample(
+  src: ArrayLike<number>,
+  w: number,
+  h: number,
+  x: number,
+  y: number,
+  opts: SampleOptions & { clamp?: boolean },
+): number {
   // A pixel covers [index - 0.5, index + 0.5); centres outside the image's footprint are outside.
-  if (x < -0.5 || x >= w - 0.5 || y < -0.5 || y >= h - 0.5) return opts.fill ?? 0;
+  if (!opts.clamp && (x < -0.5 || x >= w - 0.5 || y < -0.5 || y >= h - 0.5)) return opts.fill ?? 0;
   if (opts.mode === 'nearest') {
     const xi = Math.min(Math.max(Math.round(x), 0), w - 1);
     const yi = Math.min(Math.max(Math.round(y), 0), h - 1);

@@ -73,9 +73,9 @@ export function indexToLps(v: Pick<Volume, 'spacing' | 'origin' | 'direction'>):
 export function indexToPoint(v: Pick<Volume, 'spacing' | 'origin' | 'direction'>, ijk: Vec3): Vec3 {
   const m = indexToLps(v);
   return [
-    m[0] * ijk[0] + m[1] * ijk[1] + m[2] * ijk[2] + m[3],
-    m[4] * ijk[0] + m[5] * ijk[1] + m[6] * ijk[2] + m[7],
-    m[8] * ijk[0] + m[9] * ijk[1] + m[10] * ijk[2] + m[11],
+    m[0]! * ijk[0] + m[1]! * ijk[1] + m[2]! * ijk[2] + m[3]!,
+    m[4]! * ijk[0] + m[5]! * ijk[1] + m[6]! * ijk[2] + m[7]!,
+    m[8]! * ijk[0] + m[9]! * ijk[1] + m[10]! * ijk[2] + m[11]!,
   ];
 }
 

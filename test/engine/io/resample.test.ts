@@ -73,7 +73,9 @@ describe('resampling a known pattern', () => {
 
   it('samples the pattern at the network pixels and maps back within tolerance', () => {
     const plan = planSlice(geom(ni, nj, s), { spacingMm: 1.5, size: [96, 64] });
-    const net = toNetwork(plan, slice, { mode: 'linear', fill: Number.NaN });
+    // Point sampling checks the geometry; the default box antialiasing (2x2 taps here) only smooths a little.
+    const net = toNetwork(plan, slice, { mode: 'linear', fill: Number.NaN, antialias: false });
+    const smooth = toNetwork(plan, slice, { mode: 'linear', fill: Number.NaN });
     let checked = 0;
     for (let v = 0; v < 64; v++) {
       for (let u = 0; u < 96; u++) {
@@ -83,6 +85,7 @@ describe('resampling a known pattern', () => {
           expect(value).toBeNaN(); // padding: the field (144 mm) is wider than the slice (120 mm)
         } else if (i >= 0 && i <= ni - 1 && j >= 0 && j <= nj - 1) {
           expect(Math.abs(value - f(i * s, j * s))).toBeLessThan(0.02);
+          expect(Math.abs(smooth[v * 96 + u]! - f(i * s, j * s))).toBeLessThan(0.04);
           checked++;
         }
       }
@@ -224,5 +227,22 @@ describe.skipIf(!hasData('acdc'))(ACDC_TITLE, () => {
     const area = labelled * gt.spacing[0] * gt.spacing[1];
     expect(kept / area).toBeGreaterThan(0.97);
     expect(agree / labelled).toBeGreaterThan(0.95);
+  });
+});
+
+describe('antialiasing', () => {
+  it('averages fine stripes instead of aliasing them when the network pixel is coarser', () => {
+    // 0.5 mm stripes one pixel wide (0, 1, 0, 1, ...) seen at 1.5 mm: each network pixel covers 3 sources.
+    const [ni, nj] = [60, 6];
+    const stripes = Float32Array.from({ length: ni * nj }, (_, n) => (n % ni) % 2);
+    const plan = planSlice(geom(ni, nj, 0.5), { spacingMm: 1.5, size: [20, 2] });
+    const smooth = toNetwork(plan, stripes, { mode: 'linear' });
+    for (const x of smooth) expect(Math.abs(x - 0.5)).toBeLessThanOrEqual(1 / 6 + 1e-6);
+    const aliased = toNetwork(plan, stripes, { mode: 'linear', antialias: false });
+    // Without it, every network pixel centre lands on a source centre: pure 0 or 1.
+    for (const x of aliased) expect([0, 1]).toContain(x);
+    // A constant image stays exactly constant either way, borders included.
+    const flat = toNetwork(plan, new Float32Array(ni * nj).fill(4), { mode: 'linear' });
+    expect(new Set(flat)).toEqual(new Set([4]));
   });
 });
