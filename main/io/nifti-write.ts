@@ -24,7 +24,7 @@ import {
 } from './nifti-geometry.js';
 import { NIFTI_DATATYPES, datatypeCodeOf, type NiftiDtype, type NiftiHeader } from './nifti-header.js';
 import { swapBytes } from './nifti-read.js';
-import { voxelCount, type Volume, type VoxelArray } from './volume.js';
+import { sameGeometry, voxelCount, type Volume, type VoxelArray } from './volume.js';
 
 const gzipAsync = promisify(gzip);
 const HOST_LE = endianness() === 'LE';
@@ -58,7 +58,8 @@ export async function writeNifti(path: string, volume: Volume, opts: WriteNiftiO
 
 /**
  * Writes `data` (a Volume or just its voxels) with the header of `source` (from readNiftiHeader or
- * readNiftiFile). The affine fields stay bit-for-bit; when the data's dtype differs from the source's, or
+ * readNiftiFile). A Volume must have the header's geometry (it is not written: the header's is). The
+ * affine fields stay bit-for-bit; when the data's dtype differs from the source's, or
  * the source scales its voxels, datatype/bitpix are set to the data's and slope/intercept to 1/0, since the
  * values given are the real ones.
  */
@@ -75,6 +76,10 @@ export async function writeNiftiLike(
       path,
       `volume is ${data.dims.join('x')}x${data.frames}, source header ${source.path} is ${source.dims.join('x')}x${source.frames}`,
     );
+  }
+  if (!ArrayBuffer.isView(data) && !sameGeometry(data, { dims: source.dims, ...source.geometry })) {
+    // The header's transforms are written, not the volume's: refuse rather than silently move the voxels.
+    throw writeError(path, `volume geometry differs from the source header of ${source.path}`);
   }
   if (voxels.length !== expected) {
     throw writeError(path, `${voxels.length} voxels given, source header ${source.path} describes ${expected}`);

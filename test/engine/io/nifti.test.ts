@@ -424,6 +424,8 @@ describe('NIfTI writer', () => {
     expect(back.header.quatern).toEqual(header.quatern);
     expect(back.volume).toMatchObject({ spacing: header.geometry.spacing, origin: header.geometry.origin, direction: header.geometry.direction });
     await expect(writeNiftiLike(join(dir, 'x.nii'), header, new Uint8Array(3))).rejects.toThrow(/3 voxels given/);
+    const moved = { ...back.volume, origin: [0, 0, 50] as Vec3 };
+    await expect(writeNiftiLike(join(dir, 'y.nii'), header, moved)).rejects.toThrow(/y\.nii.*geometry differs/);
   });
 });
 
