@@ -45,6 +45,7 @@ export interface VolumeRecord {
   frameInterval: number | null;
   dtype: string;
   contentSha256: string;
+  sourceSha256: string | null;
   sourcePaths: string[];
   sourceFormat: 'nifti' | 'dicom';
   phase: Phase | null;
@@ -113,6 +114,11 @@ export class Catalog {
     return row?.id ?? null;
   }
 
+  volumeIdBySource(sha256: string): string | null {
+    const row = this.db.prepare('SELECT id FROM volumes WHERE source_sha256 = ?').get(sha256) as { id: string } | undefined;
+    return row?.id ?? null;
+  }
+
   hasAnnotation(volumeId: string, sha256: string): boolean {
     return this.db.prepare('SELECT 1 FROM annotations WHERE volume_id = ? AND content_sha256 = ?').get(volumeId, sha256) !== undefined;
   }
@@ -157,13 +163,13 @@ export class Catalog {
       this.db
         .prepare(
           `INSERT INTO volumes (id, series_id, name, dim_i, dim_j, dim_k, frames, spacing, origin, direction, frame_interval,
-             dtype, content_sha256, source_paths, source_format, phase, stored_path, stored_bytes, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             dtype, content_sha256, source_sha256, source_paths, source_format, phase, stored_path, stored_bytes, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           volumeId, seriesId, volume.name, volume.dims[0], volume.dims[1], volume.dims[2], volume.frames,
           JSON.stringify(volume.spacing), JSON.stringify(volume.origin), JSON.stringify(volume.direction), volume.frameInterval,
-          volume.dtype, volume.contentSha256, JSON.stringify(volume.sourcePaths), volume.sourceFormat, volume.phase,
+          volume.dtype, volume.contentSha256, volume.sourceSha256, JSON.stringify(volume.sourcePaths), volume.sourceFormat, volume.phase,
           volume.storedPath, volume.storedBytes, t,
         );
       const annotationIds = annotations.map((a) => this.insertAnnotation(volumeId, a, t));

@@ -65,6 +65,8 @@ CREATE TABLE volumes (
   frame_interval REAL,
   dtype          TEXT NOT NULL,
   content_sha256 TEXT NOT NULL UNIQUE,
+  -- Hash of the source files' bytes: lets a re-import skip decoding (DICOM) when nothing changed.
+  source_sha256  TEXT,
   source_paths   TEXT NOT NULL,  -- JSON array of absolute paths at import time
   source_format  TEXT NOT NULL CHECK (source_format IN ('nifti', 'dicom')),
   phase          TEXT CHECK (phase IN ('ED', 'ES')),
@@ -73,6 +75,7 @@ CREATE TABLE volumes (
   created_at     TEXT NOT NULL
 );
 CREATE INDEX volumes_series ON volumes(series_id);
+CREATE INDEX volumes_source ON volumes(source_sha256);
 
 CREATE TABLE models (
   id         TEXT PRIMARY KEY,

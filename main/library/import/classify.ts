@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { gunzipSync, constants as zc } from 'node:zlib';
+import { looksLikeDicom } from '../../io/dicom/index.js';
 import type { Classified } from './types.js';
 
 const HEAD_BYTES = 64 * 1024;
@@ -15,7 +16,7 @@ export function isSidecar(path: string): boolean {
 /**
  * Decide by content which reader a file goes to. Names are only hints: a NIfTI is recognised by its header
  * (sizeof_hdr and magic, inside gzip when compressed), a DICOM file by the DICM marker or, for files without a
- * preamble, by a plausible first element tag.
+ * preamble, by a plausible first element (the DICOM reader's own sniffing decides).
  */
 export async function classifyFile(path: string): Promise<Classified> {
   if (isSidecar(path)) return { path, kind: 'sidecar' };
@@ -92,19 +93,4 @@ function niftiHeaderKind(b: Buffer): 'nifti' | 'analyze' | null {
     if ((le === 540 || be === 540) && b.toString('latin1', 4, 8) === 'ni2\0') return 'analyze';
   }
   return null;
-}
-
-/** DICOM Part 10 (preamble + DICM) or a raw data set starting with a group 0002/0008 element. */
-export function looksLikeDicom(b: Buffer): boolean {
-  if (b.length >= 132 && b.toString('latin1', 128, 132) === 'DICM') return true;
-  if (b.length < 8) return false;
-  const groupLE = b.readUInt16LE(0);
-  const groupBE = b.readUInt16BE(0);
-  const ok = (g: number) => g === 0x0002 || g === 0x0008;
-  if (!ok(groupLE) && !ok(groupBE)) return false;
-  // Explicit VR: two upper-case letters; implicit VR: a 4-byte length that fits in the file.
-  const vr = b.toString('latin1', 4, 6);
-  if (/^[A-Z]{2}$/.test(vr)) return true;
-  const len = ok(groupLE) ? b.readUInt32LE(4) : b.readUInt32BE(4);
-  return len < 1024;
 }

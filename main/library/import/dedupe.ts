@@ -9,8 +9,8 @@ export interface Deduped {
 }
 
 /** Content identity of a volume and whether the library holds it already (import is idempotent). */
-export function dedupeVolume(lib: Library, v: Volume): Deduped {
-  const sha256 = volumeSha256(v);
+export function dedupeVolume(lib: Library, v: Volume, salt = ''): Deduped {
+  const sha256 = volumeSha256(v, salt);
   return { sha256, existingId: lib.catalog.volumeIdByContent(sha256) };
 }
 

@@ -4,7 +4,7 @@ import { DEFAULT_LABELS, type AnnotationRecord, type VolumeRecord } from '../cat
 import type { Library } from '../library.js';
 import { commitAnnotation, commitVolume, type Tally } from './commit.js';
 import { annotationPresent, dedupeVolume } from './dedupe.js';
-import { dtypeOf, volumeSha256 } from './hash.js';
+import { dtypeOf, sourceSha256, volumeSha256 } from './hash.js';
 import { niftiIdentity } from './identity.js';
 import { annotatedSlices, labelGeometryMismatch, labelValueProblem, labelValues } from './labels.js';
 import { readNiftiSafe } from './read.js';
@@ -102,6 +102,7 @@ export async function importNiftiUnit(lib: Library, tally: Tally, imagePath: str
     frameInterval: image.frameInterval ?? null,
     dtype: dtypeOf(image.data),
     contentSha256: dd.sha256,
+    sourceSha256: await sourceSha256([imagePath]).catch(() => null),
     sourcePaths: [imagePath],
     sourceFormat: 'nifti',
     phase: who.phase,

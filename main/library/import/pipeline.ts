@@ -57,7 +57,9 @@ export async function importPaths(lib: Library, opts: ImportOptions): Promise<Im
     done += n;
     onProgress?.({ stage: 'import', done, total, ...(message ? { message } : {}) });
   };
-  done += dicom.length - scan.series.reduce((n, s) => n + s.files.length, 0); // DICOM files the scanner rejected
+  // One file may feed several series volumes (an Enhanced file holding magnitude and phase): count it once.
+  const seriesFiles = new Set(scan.series.flatMap((s) => s.files));
+  done += dicom.length - seriesFiles.size; // DICOM files the scanner rejected
   tick(0);
 
   for (const image of pairing.images) {
@@ -69,7 +71,8 @@ export async function importPaths(lib: Library, opts: ImportOptions): Promise<Im
   for (const series of scan.series) {
     checkAbort(signal);
     skipped.push(...(await importDicomSeries(lib, tally, series)));
-    tick(series.files.length, series.description);
+    const fresh = series.files.filter((f) => seriesFiles.delete(f)).length;
+    tick(fresh, series.seriesDescription);
   }
 
   return {

@@ -59,7 +59,7 @@ describe('dedupe, store and commit', () => {
 
     const rec: VolumeRecord = {
       name: 'img', dims: v.dims, frames: 1, spacing: v.spacing, origin: v.origin, direction: v.direction, frameInterval: null,
-      dtype: 'int16', contentSha256: dd.sha256, sourcePaths: [src], sourceFormat: 'nifti', phase: null, storedPath: stored.rel, storedBytes: stored.bytes,
+      dtype: 'int16', contentSha256: dd.sha256, sourceSha256: null, sourcePaths: [src], sourceFormat: 'nifti', phase: null, storedPath: stored.rel, storedBytes: stored.bytes,
     };
     const who = {
       patient: { key: 'k', name: 'P' },
