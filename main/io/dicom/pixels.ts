@@ -48,8 +48,10 @@ function itkReason(err: unknown): string {
         : err && typeof err === 'object' && 'message' in err
           ? String((err as { message: unknown }).message)
           : JSON.stringify(err);
-  const line = (raw ?? '').split('\n').map((s) => s.trim()).filter(Boolean).slice(-3).join(' ');
-  return line || 'unknown decoder error';
+  const lines = (raw ?? '').split('\n').map((s) => s.trim()).filter((s) => s && !/^(stdout|stderr):?$/.test(s) && !s.startsWith('Build module'));
+  const text = lines.slice(-2).join(' ');
+  // A bare number is an Emscripten exception pointer: GDCM gave up without a message we can reach.
+  return !text || /^\d+$/.test(text) ? 'GDCM failed (corrupt or unsupported compressed pixel data)' : text;
 }
 
 /** RGB and other multi-component pixels become one luminance value (the volume model is scalar). */
