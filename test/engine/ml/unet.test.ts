@@ -72,7 +72,7 @@ describe('U-Net', () => {
   it('He initialisation: weight std ≈ sqrt(2 / fan-in); same seed, same weights', () => {
     const a = createNet(modelPreset('compact'), 7, false);
     const w = a.params['enc3.c2.w']!.dataSync();
-    const std = Math.sqrt(w.reduce((s, x) => s + x * x, 0) / w.length);
+    const std = Math.sqrt(Array.from(w as Float32Array).reduce((s, x) => s + x * x, 0) / w.length);
     expect(std).toBeCloseTo(Math.sqrt(2 / (9 * 128)), 3);
     const b = createNet(tiny, 7);
     const c = createNet(tiny, 7);

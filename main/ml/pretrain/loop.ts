@@ -1,0 +1,257 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tf } from '../tf.js';
+import type { PretrainConfig } from '../config.js';
+import { validateConfig } from '../config.js';
+import { deriveSeed, Rng } from '../augment/rng.js';
+import { createNet, disposeNet, type Net } from '../unet.js';
+import { Adam } from './adam.js';
+import { buildCheckpoint, readCheckpoint, restoreInto, writeCheckpoint, type CheckpointHeader, type HistoryPoint, type ValidationPoint } from './checkpoint.js';
+import { splitSlices, type SliceSource } from './source.js';
+import { batchLoss, prepareBatch, samplePixelPairs, trainStep } from './step.js';
+
+/**
+ * The pretraining loop: by steps, epochs or until a clock time; validation loss on a held-out 10% of slices;
+ * best and last checkpoints; exact resume. Every random stream is derived from (seed, stream, index), so the
+ * data order of epoch e, the views of step s and the validation views are functions of the seed alone and a
+ * resumed run repeats exactly what the uninterrupted run would have done.
+ */
+
+/** Random streams (second argument of deriveSeed). */
+const STREAM = { init: 0, step: 1, validation: 2, order: 3 } as const;
+
+export interface PretrainProgress {
+  kind: 'step' | 'validation';
+  step: number;
+  /** Step at which the run stops by steps/epochs (undefined when only a clock time bounds it). */
+  totalSteps: number;
+  epoch: number;
+  stepsPerEpoch: number;
+  loss: number;
+  /** Exponential moving average of the step loss (what a progress bar shows). */
+  smoothedLoss: number;
+  validationLoss?: number;
+  bestValidationLoss?: number;
+  /** Training slices per second over recent steps. */
+  slicesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+export type StopReason = 'steps' | 'epochs' | 'until' | 'cancelled';
+
+export interface PretrainOptions {
+  config: PretrainConfig;
+  source: SliceSource;
+  /** Directory for last.p2r and best.p2r (created). */
+  outDir: string;
+  /** Total steps to reach (a resumed run counts the steps already done). */
+  steps?: number;
+  /** Total epochs to reach. Without steps or epochs: config.train.maxEpochs. */
+  epochs?: number;
+  /** Stop at this wall-clock time (checked before every step). */
+  until?: Date;
+  /** Continue from outDir/last.p2r when it exists; the checkpoint's configuration is used. */
+  resume?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: PretrainProgress) => void;
+  /** Steps between last.p2r writes besides validations and the end (default: once per epoch). */
+  checkpointEvery?: number;
+}
+
+export interface PretrainResult {
+  step: number;
+  epoch: number;
+  stopped: StopReason;
+  lastLoss: number | null;
+  bestValidationLoss: number | null;
+  history: HistoryPoint[];
+  validation: ValidationPoint[];
+  lastCheckpoint: string;
+  bestCheckpoint: string | null;
+  resumedFrom: number | null;
+}
+
+export const LAST = 'last.p2r';
+export const BEST = 'best.p2r';
+
+export async function runPretraining(opts: PretrainOptions): Promise<PretrainResult> {
+  const { source } = opts;
+  await mkdir(opts.outDir, { recursive: true });
+  const lastPath = join(opts.outDir, LAST);
+  const bestPath = join(opts.outDir, BEST);
+
+  let config = opts.config;
+  let resumeHeader: CheckpointHeader | null = null;
+  let resumeCk: Awaited<ReturnType<typeof readCheckpoint>> | null = null;
+  if (opts.resume && existsSync(lastPath)) {
+    resumeCk = await readCheckpoint(lastPath);
+    resumeHeader = resumeCk.header;
+    config = resumeHeader.config;
+  }
+  validateConfig(config);
+  if (source.size !== config.preprocess.size) throw new Error(`slice source delivers ${source.size}² slices, the configuration expects ${config.preprocess.size}²`);
+
+  const { seed, batch, validationFraction } = config.train;
+  const split = splitSlices(source.slices, validationFraction, seed);
+  if (split.train.length === 0) throw new Error('no training slices (the source is empty)');
+  const batchSize = Math.min(batch, split.train.length);
+  const stepsPerEpoch = Math.max(1, Math.floor(split.train.length / batchSize));
+  const totalSteps = opts.steps ?? (opts.epochs ?? config.train.maxEpochs) * stepsPerEpoch;
+  const byEpochs = opts.steps === undefined;
+  const validateEvery = config.train.validateEvery > 0 ? config.train.validateEvery : stepsPerEpoch;
+  const checkpointEvery = opts.checkpointEvery ?? stepsPerEpoch;
+  const valSlices = split.validation.slice(0, config.train.validationMaxSlices);
+
+  const net = createNet(config.model, deriveSeed(seed, STREAM.init));
+  const adam = new Adam(config.optimizer, net.params);
+  let step = 0;
+  let history: HistoryPoint[] = [];
+  let validation: ValidationPoint[] = [];
+  let best: number | null = null;
+  if (resumeCk && resumeHeader) {
+    restoreInto(resumeCk, net, adam);
+    step = resumeHeader.step;
+    history = resumeHeader.history;
+    validation = resumeHeader.validation;
+    best = resumeHeader.bestValidationLoss;
+    resumeCk = null;
+  }
+  const resumedFrom = resumeHeader ? step : null;
+
+  const orderCache = new Map<number, Int32Array>();
+  const epochOrder = (e: number) => {
+    let p = orderCache.get(e);
+    if (!p) {
+      orderCache.clear();
+      p = new Rng(deriveSeed(seed, STREAM.order, e)).permutation(split.train.length);
+      orderCache.set(e, p);
+    }
+    return p;
+  };
+  const loadImages = (indices: number[]) => Promise.all(indices.map((i) => source.load(i)));
+
+  let savedStep = -1;
+  const checkpoint = async (path: string) => {
+    if (path === lastPath) savedStep = step;
+    const ck = buildCheckpoint(net, adam, {
+      backend: tf.getBackend(),
+      step,
+      epoch: step / stepsPerEpoch,
+      rng: { seed, scheme: 'mulberry32(deriveSeed(seed, stream, index))' },
+      config,
+      provenance: source.provenance(),
+      split: { train: split.train.length, validation: split.validation.length },
+      history,
+      validation,
+      bestValidationLoss: best,
+    });
+    await writeCheckpoint(path, ck);
+  };
+
+  const validate = async (): Promise<number | null> => {
+    if (valSlices.length === 0) return null;
+    let total = 0;
+    let count = 0;
+    for (let i = 0; i < valSlices.length; i += batchSize) {
+      const idx = valSlices.slice(i, i + batchSize);
+      // Fixed views per validation batch: losses of different passes compare the network, not the draws.
+      const rng = new Rng(deriveSeed(seed, STREAM.validation, i));
+      const views = prepareBatch(await loadImages(idx), source.size, config.augment, rng);
+      const pairs = samplePixelPairs(views, config.loss.samples, rng);
+      if (pairs.batch.length < 2) continue;
+      const l = batchLoss(net, views, pairs, config.loss, false);
+      total += l.dataSync()[0]! * idx.length;
+      count += idx.length;
+      l.dispose();
+    }
+    return count > 0 ? total / count : null;
+  };
+
+  let smoothed = history.length ? history[history.length - 1]!.loss : NaN;
+  let rate = 0;
+  let lastLoss: number | null = history.length ? history[history.length - 1]!.loss : null;
+  let stopped: StopReason = byEpochs ? 'epochs' : 'steps';
+  try {
+    while (step < totalSteps) {
+      if (opts.signal?.aborted) {
+        stopped = 'cancelled';
+        break;
+      }
+      if (opts.until && Date.now() >= opts.until.getTime()) {
+        stopped = 'until';
+        break;
+      }
+      const t0 = performance.now();
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const pos = step % stepsPerEpoch;
+      const order = epochOrder(epoch);
+      const idx = Array.from(order.subarray(pos * batchSize, (pos + 1) * batchSize), (j) => split.train[j]!);
+      const rng = new Rng(deriveSeed(seed, STREAM.step, step));
+      const views = prepareBatch(await loadImages(idx), source.size, config.augment, rng);
+      const pairs = samplePixelPairs(views, config.loss.samples, rng);
+      const loss = trainStep(net, adam, views, pairs, config.loss);
+      step += 1;
+      lastLoss = loss;
+      history.push({ step, loss });
+      smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
+      const dt = (performance.now() - t0) / 1000;
+      rate = rate === 0 ? idx.length / dt : 0.8 * rate + 0.2 * (idx.length / dt);
+      const secPerStep = batchSize / rate;
+      let eta: number | null = (totalSteps - step) * secPerStep;
+      if (opts.until) eta = Math.min(eta, Math.max(0, (opts.until.getTime() - Date.now()) / 1000));
+      const progress: PretrainProgress = {
+        kind: 'step',
+        step,
+        totalSteps,
+        epoch: step / stepsPerEpoch,
+        stepsPerEpoch,
+        loss,
+        smoothedLoss: smoothed,
+        slicesPerSecond: rate,
+        etaSeconds: Number.isFinite(eta) ? eta : null,
+        ...(best !== null ? { bestValidationLoss: best } : {}),
+      };
+      opts.onProgress?.(progress);
+
+      let wroteLast = false;
+      if (step % validateEvery === 0 || step === totalSteps) {
+        const v = await validate();
+        if (v !== null) {
+          validation.push({ step, epoch: step / stepsPerEpoch, loss: v });
+          const improved = best === null || v < best;
+          if (improved) best = v;
+          if (improved) await checkpoint(bestPath);
+          opts.onProgress?.({ ...progress, kind: 'validation', validationLoss: v, bestValidationLoss: best! });
+        }
+        await checkpoint(lastPath);
+        wroteLast = true;
+      }
+      if (!wroteLast && step % checkpointEvery === 0) await checkpoint(lastPath);
+    }
+    if (savedStep !== step) await checkpoint(lastPath);
+  } finally {
+    adam.dispose();
+    disposeNet(net);
+  }
+  return {
+    step,
+    epoch: step / stepsPerEpoch,
+    stopped,
+    lastLoss,
+    bestValidationLoss: best,
+    history,
+    validation,
+    lastCheckpoint: lastPath,
+    bestCheckpoint: existsSync(bestPath) ? bestPath : null,
+    resumedFrom,
+  };
+}
+
+/** A network from a checkpoint (for inference, embedding maps and downstream training). */
+export async function loadPretrainedNet(path: string, withHead = false): Promise<{ net: Net; header: CheckpointHeader }> {
+  const ck = await readCheckpoint(path);
+  const net = createNet(ck.header.config.model, 0, withHead);
+  restoreInto(ck, net, null);
+  return { net, header: ck.header };
+}

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { readNifti, readNiftiHeader } from '../../io/nifti.js';
+import { normalizeIntensity, planSlice, sliceOf, toNetwork } from '../../io/resample.js';
+import type { Volume } from '../../io/volume.js';
+import type { PreprocessConfig } from '../config.js';
+import { deriveSeed, hashString } from '../augment/rng.js';
+
+/**
+ * Where pretraining slices come from. Only references are listed up front; pixels are loaded lazily, so a
+ * large library never has to fit in memory. The library supplies its own implementation later; this module
+ * provides one over NIfTI files and one over in-memory images (tests, synthetic data).
+ */
+
+export interface SliceRef {
+  /** Stable id (the validation split is a function of it). */
+  id: string;
+  volumeId: string;
+  /** Slice index along k and time frame (every frame of a cine is a slice too). */
+  k: number;
+  frame: number;
+}
+
+export interface VolumeProvenance {
+  id: string;
+  path?: string;
+  dims: [number, number, number];
+  frames: number;
+  spacing: [number, number, number];
+  /** Content fingerprint when cheap to get (file size + mtime for files). */
+  fingerprint?: string;
+}
+
+export interface DataProvenance {
+  kind: string;
+  volumes: VolumeProvenance[];
+  slices: number;
+}
+
+export interface SliceSource {
+  /** Network side (pixels); every loaded slice is size × size, row-major, normalised per volume to [0, 1]. */
+  readonly size: number;
+  readonly slices: readonly SliceRef[];
+  load(index: number): Promise<Float32Array>;
+  provenance(): DataProvenance;
+}
+
+/** A source over images already at network size (tests, synthetic phantoms). */
+export function arraySliceSource(images: Float32Array[], size: number, volumeOf: (i: number) => string = () => 'memory'): SliceSource {
+  images.forEach((im, i) => {
+    if (im.length !== size * size) throw new Error(`in-memory slice ${i} has ${im.length} pixels, expected ${size}×${size}`);
+  });
+  const slices = images.map((_, i) => ({ id: `${volumeOf(i)}#${i}`, volumeId: volumeOf(i), k: i, frame: 0 }));
+  return {
+    size,
+    slices,
+    load: async (i) => images[i]!,
+    provenance: () => ({ kind: 'memory', slices: images.length, volumes: [...new Set(slices.map((s) => s.volumeId))].map((id) => ({ id, dims: [size, size, 1], frames: 1, spacing: [1, 1, 1] })) }),
+  };
+}
+
+/** Volume → network-grid slice: resample in-plane to the network spacing, centre crop/pad, per-volume [0, 1]. */
+export class VolumePreprocessor {
+  constructor(private readonly cfg: PreprocessConfig) {}
+
+  /** Every slice (k, frame) of the volume at network size; the normalisation uses the whole volume. */
+  slice(volume: Volume, normalized: Float32Array, k: number, frame: number): Float32Array {
+    const plan = planSlice(volume, { spacingMm: this.cfg.spacingMm, size: this.cfg.size });
+    const view: Volume = { ...volume, data: normalized };
+    return toNetwork(plan, sliceOf(view, k, frame), { mode: 'linear' });
+  }
+
+  normalize(volume: Volume): Float32Array {
+    const [lowPercentile, highPercentile] = this.cfg.clipPercentiles;
+    return normalizeIntensity(volume.data, { lowPercentile, highPercentile });
+  }
+}
+
+const NIFTI = /\.nii(\.gz)?$/i;
+
+/** NIfTI files under `dir` (recursively) whose name does not look like a label map (`_gt`, `label`, `seg`). */
+export async function findNiftiImages(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (err) {
+      throw new Error(`cannot list ${d}: ${(err as Error).message}`);
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (NIFTI.test(e.name) && !/(_gt|label|seg|mask)/i.test(e.name)) out.push(p);
+    }
+  };
+  await walk(resolve(dir));
+  return out;
+}
+
+/**
+ * Slices of NIfTI volumes. Headers are read up front (dims, frames); voxels on demand, with a small cache of
+ * normalised volumes so that consecutive slices of one volume do not re-read the file.
+ */
+export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, cacheVolumes = 4): Promise<SliceSource> {
+  if (paths.length === 0) throw new Error('no NIfTI images to train on');
+  const pre = new VolumePreprocessor(cfg);
+  const volumes: VolumeProvenance[] = [];
+  const slices: SliceRef[] = [];
+  for (const path of paths) {
+    const h = await readNiftiHeader(path);
+    const st = await stat(path);
+    const id = `${basename(path)}:${hashString(resolve(path)).toString(16)}`;
+    volumes.push({
+      id,
+      path: resolve(path),
+      dims: [...h.dims],
+      frames: h.frames,
+      spacing: [h.pixdim[1] ?? 1, h.pixdim[2] ?? 1, h.pixdim[3] ?? 1],
+      fingerprint: createHash('sha256').update(`${st.size}:${st.mtimeMs}`).digest('hex').slice(0, 16),
+    });
+    for (let f = 0; f < h.frames; f++) for (let k = 0; k < h.dims[2]; k++) slices.push({ id: `${id}/k${k}/t${f}`, volumeId: id, k, frame: f });
+  }
+  const byId = new Map(volumes.map((v) => [v.id, v]));
+  const cache = new Map<string, Promise<{ volume: Volume; normalized: Float32Array }>>();
+  const getVolume = (id: string) => {
+    let hit = cache.get(id);
+    if (hit) {
+      cache.delete(id);
+      cache.set(id, hit);
+      return hit;
+    }
+    const path = byId.get(id)!.path!;
+    hit = readNifti(path).then((volume) => ({ volume, normalized: pre.normalize(volume) }));
+    hit.catch(() => cache.delete(id));
+    cache.set(id, hit);
+    while (cache.size > cacheVolumes) cache.delete(cache.keys().next().value!);
+    return hit;
+  };
+  return {
+    size: cfg.size,
+    slices,
+    async load(i) {
+      const ref = slices[i];
+      if (!ref) throw new RangeError(`slice ${i} outside 0..${slices.length - 1}`);
+      const { volume, normalized } = await getVolume(ref.volumeId);
+      return pre.slice(volume, normalized, ref.k, ref.frame);
+    },
+    provenance: () => ({ kind: 'nifti', volumes, slices: slices.length }),
+  };
+}
+
+/**
+ * Slice-level train/validation split, stable under a growing library: a slice is held out when the hash of
+ * its id (salted with the seed) falls in the lowest `fraction`. At least one slice is held out when there
+ * are two or more and the fraction is positive.
+ */
+export function splitSlices(slices: readonly SliceRef[], fraction: number, seed: number): { train: number[]; validation: number[] } {
+  const train: number[] = [];
+  const validation: number[] = [];
+  const scores = slices.map((s) => deriveSeed(seed, hashString(s.id)) / 4294967296);
+  scores.forEach((u, i) => (u < fraction ? validation : train).push(i));
+  if (fraction > 0 && validation.length === 0 && slices.length >= 2) {
+    let best = 0;
+    scores.forEach((u, i) => {
+      if (u < scores[best]!) best = i;
+    });
+    validation.push(best);
+    train.splice(train.indexOf(best), 1);
+  }
+  return { train, validation };
+}

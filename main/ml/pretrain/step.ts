@@ -1,0 +1,123 @@
+import { tf } from '../tf.js';
+import type { AugmentConfig, LossConfig } from '../config.js';
+import { makeViews, type ViewPair } from '../augment/index.js';
+import { Rng } from '../augment/rng.js';
+import { barlowTwinsLoss, ntXentLoss } from '../losses.js';
+import { gradsByParam, headForward, unetForward, type Net } from '../unet.js';
+import { gatherBilinear, gatherPixels } from '../warp.js';
+import type { Adam } from './adam.js';
+
+/**
+ * One Pix2Rep step: views → both branches → K valid pixel pairs → loss. Branch A = g(f(t(x))),
+ * branch B = g(f(t'(φ(x)))); A's map is read at φ's source positions (bilinear), B's at the pixel itself,
+ * so pair i shows the same anatomy in both. g is applied to the sampled vectors only (it is per-pixel);
+ * measured on the reference implementation, this matches warping the whole projected map and saves ~40%.
+ */
+
+export interface BatchViews {
+  size: number;
+  /** B · size² pixels each, image-major. */
+  inputA: Float32Array;
+  inputB: Float32Array;
+  grids: Float32Array[];
+  valid: Uint8Array[];
+}
+
+export function prepareBatch(images: Float32Array[], size: number, cfg: AugmentConfig, rng: Rng): BatchViews {
+  const n = size * size;
+  const inputA = new Float32Array(images.length * n);
+  const inputB = new Float32Array(images.length * n);
+  const grids: Float32Array[] = [];
+  const valid: Uint8Array[] = [];
+  images.forEach((img, b) => {
+    const v: ViewPair = makeViews(rng, cfg, img, size, size);
+    inputA.set(v.viewA, b * n);
+    inputB.set(v.viewB, b * n);
+    grids.push(v.grid);
+    valid.push(v.valid);
+  });
+  return { size, inputA, inputB, grids, valid };
+}
+
+export interface PixelPairs {
+  /** Image of the batch, pixel (x, y) in view B, and its source position in view A / x. */
+  batch: Int32Array;
+  xs: Int32Array;
+  ys: Int32Array;
+  src: Float32Array;
+}
+
+/** Up to K distinct valid locations drawn uniformly over the batch (all of them when fewer are valid). */
+export function samplePixelPairs(views: BatchViews, k: number, rng: Rng): PixelPairs {
+  const n = views.size * views.size;
+  const pool: number[] = [];
+  views.valid.forEach((v, b) => {
+    for (let p = 0; p < n; p++) if (v[p]) pool.push(b * n + p);
+  });
+  const m = Math.min(k, pool.length);
+  // Partial Fisher-Yates: the first m entries become a uniform sample without replacement.
+  for (let i = 0; i < m; i++) {
+    const j = i + rng.int(pool.length - i);
+    const t = pool[i]!;
+    pool[i] = pool[j]!;
+    pool[j] = t;
+  }
+  const out: PixelPairs = { batch: new Int32Array(m), xs: new Int32Array(m), ys: new Int32Array(m), src: new Float32Array(2 * m) };
+  for (let i = 0; i < m; i++) {
+    const q = pool[i]!;
+    const b = Math.floor(q / n);
+    const p = q - b * n;
+    out.batch[i] = b;
+    out.xs[i] = p % views.size;
+    out.ys[i] = Math.floor(p / views.size);
+    out.src[2 * i] = views.grids[b]![2 * p]!;
+    out.src[2 * i + 1] = views.grids[b]![2 * p + 1]!;
+  }
+  return out;
+}
+
+export type Backbone = (x: tf.Tensor4D) => tf.Tensor4D;
+export type Head = (h: tf.Tensor2D) => tf.Tensor2D;
+
+/** The paired vectors (zA[i], zB[i]) of both branches at the sampled locations. */
+export function embedPairs(f: Backbone, g: Head, views: BatchViews, pairs: PixelPairs): { zA: tf.Tensor2D; zB: tf.Tensor2D } {
+  const b = views.grids.length;
+  const s = views.size;
+  const fA = f(tf.tensor4d(views.inputA, [b, s, s, 1]));
+  const fB = f(tf.tensor4d(views.inputB, [b, s, s, 1]));
+  const hA = gatherBilinear(fA, pairs.batch, pairs.src);
+  const hB = gatherPixels(fB, pairs.batch, pairs.xs, pairs.ys);
+  return { zA: g(hA), zB: g(hB) };
+}
+
+export function pairLoss(zA: tf.Tensor2D, zB: tf.Tensor2D, cfg: LossConfig): tf.Scalar {
+  return cfg.method === 'pix2rep-v2' ? barlowTwinsLoss(zA, zB, cfg.lambda) : ntXentLoss(zA, zB, cfg.temperature);
+}
+
+export function netFunctions(net: Net, training: boolean): { f: Backbone; g: Head } {
+  return { f: (x) => unetForward(net, x, { training }), g: (h) => headForward(net, h, { training }) };
+}
+
+/** Loss of a batch without updating anything but (in training mode) BatchNorm statistics. */
+export function batchLoss(net: Net, views: BatchViews, pairs: PixelPairs, cfg: LossConfig, training: boolean): tf.Scalar {
+  const { f, g } = netFunctions(net, training);
+  return tf.tidy(() => {
+    const { zA, zB } = embedPairs(f, g, views, pairs);
+    return pairLoss(zA, zB, cfg);
+  });
+}
+
+/** One optimisation step; returns the loss before the update. Throws when the loss is not finite. */
+export function trainStep(net: Net, adam: Adam, views: BatchViews, pairs: PixelPairs, cfg: LossConfig): number {
+  if (pairs.batch.length < 2) throw new Error('fewer than 2 valid pixel pairs in the batch: cannot form a contrastive loss');
+  const { value, grads } = tf.variableGrads(() => batchLoss(net, views, pairs, cfg, true), Object.values(net.params));
+  try {
+    const loss = value.dataSync()[0]!;
+    if (!Number.isFinite(loss)) throw new Error(`pretraining loss is ${loss} at step ${adam.step + 1}`);
+    adam.apply(net.params, gradsByParam(net, grads));
+    return loss;
+  } finally {
+    value.dispose();
+    tf.dispose(grads);
+  }
+}
