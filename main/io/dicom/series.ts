@@ -249,11 +249,11 @@ function layout(planes: Plane[], warnings: string[]) {
   const spacing: Vec3 = [ps?.[1] ?? 1, ps?.[0] ?? 1, Math.abs(sliceSpacing) || 1];
   if (!ps) warnings.push('no PixelSpacing: 1 mm assumed');
   // Columns of D are the i (row direction), j (column direction) and k (slice normal) axes.
-  const direction: Mat3 = [
+  const direction = [
     rowDir[0], colDir[0], normal[0],
     rowDir[1], colDir[1], normal[1],
     rowDir[2], colDir[2], normal[2],
-  ];
+  ].map((v) => v || 0) as Mat3; // no -0 in stored geometry
   return { dims, frames: nt, spacing, origin, direction, planes: grid, frameOrder, frameInterval };
 }
 
