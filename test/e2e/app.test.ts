@@ -100,13 +100,34 @@ describe('browser twin in headless Chromium', () => {
     await page.close();
   });
 
-  it('reconnects by itself when the page is reloaded and the socket is new', async () => {
+  it('reports a path that does not exist as a skipped item, in plain words', async () => {
     const { page, problems } = await openPage(server.url);
-    await page.getByTestId('status-connection').filter({ hasText: 'Engine connected' }).waitFor();
-    await page.reload();
-    await page.getByTestId('status-connection').filter({ hasText: 'Engine connected' }).waitFor();
+    await page.getByTestId('study-list-empty').waitFor();
+    await page.getByTestId('import-path').fill('/definitely/not/here');
+    await page.getByTestId('import-submit').click();
+    const item = page.getByTestId('import-skipped-item');
+    await item.waitFor();
+    expect(await text(item)).toMatch(/^\/definitely\/not\/here: \S/);
+    expect(await text(page.getByTestId('import-report-added'))).toMatch(/^Added 0 studies, 0 series, 0 volumes/);
+    expect(await page.getByTestId('study-list-empty').isVisible()).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it('shows the engine as disconnected, with the reason, when the server goes away', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-'));
+    const other = await startServer({ port: 0, workspace: ws });
+    try {
+      const { page } = await openPage(other.url);
+      await page.getByTestId('status-connection').filter({ hasText: 'Engine connected' }).waitFor();
+      await other.close();
+      await page.getByTestId('status-connection').filter({ hasText: 'Engine disconnected' }).waitFor();
+      expect(await text(page.getByTestId('status-problem'))).toMatch(/^the engine closed the connection/);
+      await page.close();
+    } finally {
+      await other.close().catch(() => {});
+      rmSync(ws, { recursive: true, force: true });
+    }
   });
 });
 
