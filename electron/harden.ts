@@ -17,9 +17,11 @@ export function hardenSession(ses: Session, log: LogLine): void {
   ses.setDevicePermissionHandler(() => false);
 
   // Defence in depth behind connect-src: the renderer has no reason to reach any network host.
-  ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*', 'ftp://*/*'] }, (details, callback) => {
-    log(`security: blocked a network request to ${details.url}`);
-    callback({ cancel: true });
+  // The scheme is checked in code rather than with a URL-pattern filter, whose accepted schemes vary by version.
+  ses.webRequest.onBeforeRequest((details, callback) => {
+    const remote = /^(https?|wss?|ftp):/i.test(details.url);
+    if (remote) log(`security: blocked a network request to ${details.url}`);
+    callback({ cancel: remote });
   });
 
   // The header form of the CSP; index.html carries the same policy as a meta tag for file:// loads, where

@@ -94,7 +94,16 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     void supervisor.stop().finally(() => app.quit());
   });
-  app.whenReady().then(start, (err: unknown) => fatal('Electron failed to start', err));
+  app.whenReady().then(
+    () => {
+      try {
+        start();
+      } catch (err) {
+        fatal(`${PRODUCT} failed to start`, err);
+      }
+    },
+    (err: unknown) => fatal('Electron failed to start', err),
+  );
 }
 
 function start(): void {
