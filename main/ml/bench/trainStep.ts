@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { totalFlops, type KernelRecord } from './flops.js';
+
+/** A network as the benchmark sees it: what to train, how to score a batch, how to infer. */
+export interface BenchNet {
+  /** Variables the optimizer updates. */
+  variables: tf.Variable[];
+  /** Scalar loss of one batch, differentiated with respect to `variables`. */
+  loss(x: tf.Tensor4D): tf.Scalar;
+  /** The inference forward pass. */
+  infer(x: tf.Tensor4D): tf.Tensor;
+  dispose(): void;
+}
+
+export interface TrainStepBenchOptions {
+  build: () => BenchNet;
+  batch: number;
+  size: number;
+  inChannels?: number;
+  /** Untimed steps first: operator caches, heap growth and JIT settle in them. */
+  warmup?: number;
+  /** Timed steps; the median is reported. */
+  steps?: number;
+  /** Adam learning rate of the timed update (the update is part of a step). */
+  lr?: number;
+  /** One extra, untimed, profiled step: FLOPs from kernel shapes and time per kernel. */
+  profile?: boolean;
+  onStep?: (phase: 'warmup' | 'train' | 'infer', index: number, ms: number) => void;
+}
+
+export interface KernelTime {
+  name: string;
+  calls: number;
+  ms: number;
+}
+
+export interface TrainStepBenchResult {
+  backend: string;
+  batch: number;
+  size: number;
+  warmup: number;
+  steps: number;
+  /** Median wall time of one training step (forward, backward, Adam update). */
+  ms_per_step: number;
+  step_ms: number[];
+  /** Conv and matmul FLOPs of one training step as executed (forward, input and filter gradients), in 1e9. */
+  gflop_per_step: number | null;
+  /** gflop_per_step over the median step time. */
+  gflop_per_s: number | null;
+  /** Largest resident set of the process so far. */
+  peak_rss_mb: number;
+  /** Median inference time of a batch divided by the batch size. */
+  ms_per_slice: number;
+  /** Kernels by total time in the profiled step, longest first (profiling adds overhead: relative figures). */
+  kernel_ms: KernelTime[] | null;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of nothing');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** A fixed, smooth-ish input batch: the timing must not depend on a random draw. */
+function benchInput(batch: number, size: number, channels: number): tf.Tensor4D {
+  const v = new Float32Array(batch * size * size * channels);
+  let s = 12345;
+  for (let i = 0; i < v.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = s / 4294967296;
+  }
+  return tf.tensor4d(v, [batch, size, size, channels]);
+}
+
+export function peakRssMb(): number {
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * Times training steps and inference of `build()`'s network on the active tfjs backend (call initBackend
+ * first). Every step reads its loss back, so the time covers the whole computation, not its dispatch.
+ */
+export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<TrainStepBenchResult> {
+  const { batch, size, inChannels = 1, warmup = 2, steps = 5, lr = 4.7e-4, profile = true } = opts;
+  if (!(batch >= 1 && size >= 1 && steps >= 1 && warmup >= 0)) throw new Error(`bench: batch, size and steps must be positive (got ${batch}, ${size}, ${steps})`);
+  const net = opts.build();
+  const x = benchInput(batch, size, inChannels);
+  const optimizer = tf.train.adam(lr);
+  const trainOnce = (): tf.Scalar =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => net.loss(x), net.variables);
+      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      return value;
+    });
+  const timed = async (f: () => tf.Tensor): Promise<number> => {
+    const t0 = performance.now();
+    const out = f();
+    await out.data();
+    out.dispose();
+    return performance.now() - t0;
+  };
+  try {
+    for (let i = 0; i < warmup; i++) opts.onStep?.('warmup', i, await timed(trainOnce));
+    const stepMs: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const ms = await timed(trainOnce);
+      stepMs.push(ms);
+      opts.onStep?.('train', i, ms);
+    }
+    let flops: number | null = null;
+    let kernelMs: KernelTime[] | null = null;
+    if (profile) {
+      const info = await tf.profile(() => trainOnce());
+      tf.dispose(info.result as tf.Tensor);
+      flops = totalFlops(info.kernels as unknown as KernelRecord[]);
+      const byName = new Map<string, KernelTime>();
+      for (const k of info.kernels) {
+        const e = byName.get(k.name) ?? { name: k.name, calls: 0, ms: 0 };
+        e.calls++;
+        e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        byName.set(k.name, e);
+      }
+      kernelMs = [...byName.values()].sort((a, b) => b.ms - a.ms).map((k) => ({ ...k, ms: round(k.ms) }));
+    }
+    const inferMs: number[] = [];
+    const inferOnce = (): tf.Tensor => tf.tidy(() => net.infer(x));
+    await timed(inferOnce);
+    for (let i = 0; i < steps; i++) {
+      const ms = await timed(inferOnce);
+      inferMs.push(ms);
+      opts.onStep?.('infer', i, ms);
+    }
+    const msPerStep = median(stepMs);
+    return {
+      backend: tf.getBackend(),
+      batch,
+      size,
+      warmup,
+      steps,
+      ms_per_step: round(msPerStep),
+      step_ms: stepMs.map((m) => round(m)),
+      gflop_per_step: flops === null ? null : round(flops / 1e9, 2),
+      gflop_per_s: flops === null ? null : round(flops / 1e9 / (msPerStep / 1000), 2),
+      peak_rss_mb: peakRssMb(),
+      ms_per_slice: round(median(inferMs) / batch, 2),
+      kernel_ms: kernelMs,
+    };
+  } finally {
+    optimizer.dispose();
+    x.dispose();
+    net.dispose();
+  }
+}
