@@ -180,3 +180,38 @@ describe.skipIf(!hasData(PATIENT))('import through the browser twin (real ACDC d
     await page.close();
   });
 });
+
+describe.skipIf(!hasData('acdc/training'))('cancelling an import through the browser twin (real ACDC data)', () => {
+  it('stops a running import of the whole ACDC folder and says so', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-'));
+    const other = await startServer({ port: 0, workspace: ws });
+    try {
+      const { page, problems } = await openPage(other.url);
+      await page.getByTestId('study-list-empty').waitFor();
+      // Press Cancel the moment it appears, from inside the page, so the import cannot finish first.
+      await page.evaluate(`
+        new MutationObserver((_, obs) => {
+          const b = document.querySelector('[data-testid="import-cancel"]');
+          if (b) { obs.disconnect(); b.click(); }
+        }).observe(document.body, { childList: true, subtree: true });
+      `);
+      await page.getByTestId('import-path').fill(dataPath('acdc/training'));
+      await page.getByTestId('import-labels').fill('*_gt.nii.gz');
+      await page.getByTestId('import-submit').click();
+      const message = page.getByTestId('import-error');
+      await message.waitFor({ timeout: 120_000 });
+      expect(await text(page.getByTestId('import-report'))).toContain('Import cancelled');
+      expect(await text(message)).toBe('Import cancelled; what was already imported stays in the library.');
+      // The list shows exactly what the catalogue holds after the cancel.
+      const { studies } = await other.engine.call('library.listStudies');
+      await page.waitForFunction(`document.querySelectorAll('[data-testid="study-row"]').length === ${studies.length}`);
+      expect(studies.length).toBeLessThan(50);
+      expect(await page.getByTestId('import-submit').isEnabled()).toBe(true);
+      expect(problems).toEqual([]);
+      await page.close();
+    } finally {
+      await other.close();
+      rmSync(ws, { recursive: true, force: true });
+    }
+  });
+});
