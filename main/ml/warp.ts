@@ -8,6 +8,25 @@ import { bilinearTaps, insideImage } from './bilinear.js';
  */
 
 /**
+ * Rows of a 2D tensor, with the gradient written as a scatter-add (ScatterNd sums duplicate indices). The
+ * stock gather gradient uses UnsortedSegmentSum, which the wasm backend lacks and the cpu backend runs as
+ * one pass per segment; ScatterNd exists in both and is a single pass.
+ */
+export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    const save = args[1] as tf.GradSaveFunc;
+    const idx = tf.tensor1d(rows, 'int32');
+    save([idx]);
+    return {
+      value: tf.gather(input, idx),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(tf.expandDims(saved[0]!, 1), dy, input.shape)],
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
+/**
  * Values of `map` at N points: `batch[i]` selects the image, `points[2i], points[2i+1]` the (x, y) position in
  * pixels. Returns [N, C].
  */
@@ -24,9 +43,8 @@ export function gatherBilinear(map: tf.Tensor4D, batch: Int32Array, points: Floa
   }
   return tf.tidy(() => {
     const flat = tf.reshape(map, [b * plane, c]);
-    const idx = tf.tensor1d(taps.index, 'int32');
     const wt = tf.tensor3d(taps.weight, [n, 4, 1]);
-    const g = tf.reshape(tf.gather(flat, idx), [n, 4, c]);
+    const g = tf.reshape(gatherRows(flat as tf.Tensor2D, taps.index), [n, 4, c]);
     return tf.sum(tf.mul(g, wt), 1) as tf.Tensor2D;
   });
 }
@@ -36,7 +54,7 @@ export function gatherPixels(map: tf.Tensor4D, batch: Int32Array, xs: Int32Array
   const [, h, w, c] = map.shape;
   const idx = new Int32Array(batch.length);
   for (let i = 0; i < idx.length; i++) idx[i] = (batch[i]! * h + ys[i]!) * w + xs[i]!;
-  return tf.tidy(() => tf.gather(tf.reshape(map, [-1, c]), tf.tensor1d(idx, 'int32')) as tf.Tensor2D);
+  return tf.tidy(() => gatherRows(tf.reshape(map, [-1, c]) as tf.Tensor2D, idx));
 }
 
 /**

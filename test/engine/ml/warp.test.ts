@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../../main/ml/tf.js';
-import { gatherBilinear, gatherPixels, validityMask, warpMap } from '../../../main/ml/warp.js';
+import { gatherBilinear, gatherPixels, gatherRows, validityMask, warpMap } from '../../../main/ml/warp.js';
 import { sampleImage, spatialGrid } from '../../../main/ml/augment/spatial.js';
 import { randomArray, useCpu } from './cpu.js';
 
@@ -48,6 +48,14 @@ describe('differentiable bilinear warp', () => {
     }
     // Some taps fall outside the image (x = −0.5): their weight is zero, the rest still gets gradient.
     expect(Array.from(grad).some((g) => g !== 0)).toBe(true);
+  });
+  it('gatherRows: gradient sums duplicate rows (scatter-add) and frees its saved index', () => {
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const before = tf.memory().numTensors;
+    const g = tf.grad((t: tf.Tensor) => tf.sum(gatherRows(t as tf.Tensor2D, Int32Array.from([2, 0, 2, 2]))))(x);
+    expect(g.arraySync()).toEqual([[1, 1], [0, 0], [3, 3]]);
+    g.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
   it('validity mask marks sources outside the image', () => {
     const grid = Float32Array.from([0, 0, 1, 1, -0.6, 0, 1, 1.2]);
