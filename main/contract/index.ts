@@ -5,14 +5,17 @@
 import type { z } from 'zod';
 import { engineEvents, engineMethods } from './engine.js';
 import { libraryEvents, libraryMethods } from './library.js';
+import { annotationMethods } from './annotations.js';
 
 export * from './protocol.js';
 export * from './engine.js';
 export * from './library.js';
+export * from './annotations.js';
 
 export const methods = {
   ...engineMethods,
   ...libraryMethods,
+  ...annotationMethods,
 };
 
 export const events = {

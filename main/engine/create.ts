@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Engine } from './engine.js';
 import { engineStatus } from './status.js';
 import { libraryHandlers } from '../library/handlers.js';
+import { annotationHandlers } from '../library/annotation-handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -20,5 +21,6 @@ export function createEngine(opts: EngineOptions): Engine {
     'engine.ping': (p) => ({ pong: true as const, at: Date.now(), ...(p?.echo !== undefined ? { echo: p.echo } : {}) }),
   });
   engine.register(libraryHandlers(workspace));
+  engine.register(annotationHandlers(workspace));
   return engine;
 }
