@@ -1,0 +1,58 @@
+/**
+ * Recording one edit of a slice as a diff, so that undo restores exactly what was there and redo re-applies
+ * exactly what the tool wrote, whatever the tool was.
+ */
+export interface SliceDiff {
+  frame: number;
+  k: number;
+  /** Voxel indices within the slice (i + j * nx), ascending. */
+  indices: Uint32Array;
+  before: Uint8Array;
+  after: Uint8Array;
+}
+
+/**
+ * Collects the first value seen at each voxel a tool touches; `finish` keeps only the voxels whose value
+ * really changed (a brush passing twice over the same voxel, or painting a voxel with its own label, is
+ * no change).
+ */
+export class SliceEdit {
+  private readonly original = new Map<number, number>();
+
+  constructor(
+    readonly slice: Uint8Array,
+    readonly frame: number,
+    readonly k: number,
+  ) {}
+
+  set(index: number, value: number): void {
+    const old = this.slice[index];
+    if (old === undefined) throw new RangeError(`voxel ${index} outside the slice of ${this.slice.length}`);
+    if (!this.original.has(index)) this.original.set(index, old);
+    this.slice[index] = value;
+  }
+
+  get touched(): number {
+    return this.original.size;
+  }
+
+  finish(): SliceDiff | null {
+    const changed = [...this.original.entries()].filter(([i, v]) => this.slice[i] !== v).sort((a, b) => a[0] - b[0]);
+    if (changed.length === 0) return null;
+    const indices = new Uint32Array(changed.length);
+    const before = new Uint8Array(changed.length);
+    const after = new Uint8Array(changed.length);
+    changed.forEach(([i, v], n) => {
+      indices[n] = i;
+      before[n] = v;
+      after[n] = this.slice[i]!;
+    });
+    return { frame: this.frame, k: this.k, indices, before, after };
+  }
+}
+
+/** Write one side of a diff into the slice it was taken from. */
+export function applyDiff(slice: Uint8Array, diff: SliceDiff, side: 'before' | 'after'): void {
+  const values = diff[side];
+  for (let n = 0; n < diff.indices.length; n++) slice[diff.indices[n]!] = values[n]!;
+}
