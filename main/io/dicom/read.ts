@@ -27,12 +27,13 @@ const INTEGER_TYPES: [Ctor, number, number][] = [
 ];
 
 /** Map from a decoded value to the modality value: v * a + c. */
-function planeMap(p: PlaneRef, d: DecodedFile, first: { s: number; b: number }): { a: number; c: number } {
+function planeMap(p: PlaneRef, d: DecodedFile): { a: number; c: number } {
   if (!d.rescaled) return { a: p.rescaleSlope, c: p.rescaleIntercept };
   // GDCM applied the file's first-frame rescale to every frame; undo it and apply this plane's own.
-  if (first.s === p.rescaleSlope && first.b === p.rescaleIntercept) return { a: 1, c: 0 };
-  const a = p.rescaleSlope / first.s;
-  return { a, c: p.rescaleIntercept - first.b * a };
+  const [s0, b0] = p.fileRescale;
+  if (s0 === p.rescaleSlope && b0 === p.rescaleIntercept) return { a: 1, c: 0 };
+  const a = p.rescaleSlope / s0;
+  return { a, c: p.rescaleIntercept - b0 * a };
 }
 
 /**
@@ -53,13 +54,7 @@ export async function readDicomSeries(info: DicomSeriesInfo, options: ReadDicomS
     options.onProgress?.(++done, files.length);
   }
 
-  const firstRescale = new Map<string, { s: number; b: number }>();
-  for (const t of info.planes) {
-    for (const p of t) if (p.frame === 0 && !firstRescale.has(p.path)) firstRescale.set(p.path, { s: p.rescaleSlope, b: p.rescaleIntercept });
-  }
-  const maps = info.planes.map((t) =>
-    t.map((p) => planeMap(p, decoded.get(p.path)!, firstRescale.get(p.path) ?? { s: p.rescaleSlope, b: p.rescaleIntercept })),
-  );
+  const maps = info.planes.map((t) => t.map((p) => planeMap(p, decoded.get(p.path)!)));
 
   // Voxel type: the smallest integer type holding every rescaled value range, else float32.
   let lo = Infinity;

@@ -12,6 +12,8 @@ export interface PlaneRef {
   /** Rescale the plane's pixels need (Enhanced files may rescale each frame differently). */
   rescaleSlope: number;
   rescaleIntercept: number;
+  /** Rescale of the file's first frame, which GDCM applies to every frame of the file. */
+  fileRescale: [number, number];
   /** For a Siemens MOSAIC: the tile index inside the file's image, else undefined. */
   tile?: number;
 }
@@ -78,11 +80,13 @@ export function isoDate(da: string): string {
 /** Expand files into planes (one per frame, or per tile of a mosaic). */
 function planesOf(h: DicomFileHeader, fileOrder: number): Plane[] {
   if (h.mosaicTiles) return mosaicPlanes(h, fileOrder);
+  const f0 = h.frames[0]!;
   return h.frames.map((fh, frame) => ({
     path: h.path,
     frame,
     rescaleSlope: fh.rescaleSlope,
     rescaleIntercept: fh.rescaleIntercept,
+    fileRescale: [f0.rescaleSlope, f0.rescaleIntercept] as [number, number],
     header: h,
     fh,
     fileOrder,
@@ -120,6 +124,7 @@ function mosaicPlanes(h: DicomFileHeader, fileOrder: number): Plane[] {
     tile,
     rescaleSlope: fh.rescaleSlope,
     rescaleIntercept: fh.rescaleIntercept,
+    fileRescale: [fh.rescaleSlope, fh.rescaleIntercept] as [number, number],
     header: h,
     fh: { ...fh, pixelSpacing: ps },
     fileOrder,
@@ -216,7 +221,9 @@ function layout(planes: Plane[], warnings: string[]) {
   const grid: PlaneRef[][] = Array.from({ length: nt }, (_, t) =>
     groups.map((g) => {
       const p = g.planes[t]!;
-      return { path: p.path, frame: p.frame, rescaleSlope: p.rescaleSlope, rescaleIntercept: p.rescaleIntercept, ...(p.tile !== undefined ? { tile: p.tile } : {}) };
+      const ref: PlaneRef = { path: p.path, frame: p.frame, rescaleSlope: p.rescaleSlope, rescaleIntercept: p.rescaleIntercept, fileRescale: p.fileRescale };
+      if (p.tile !== undefined) ref.tile = p.tile;
+      return ref;
     }),
   );
 

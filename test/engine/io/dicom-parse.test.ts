@@ -139,7 +139,10 @@ describe('DICOM header parser', () => {
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     for (let n = 0; n < 2000; n++) {
       const b = Buffer.from(full.subarray(0, 1 + Math.floor(rand() * full.length)));
-      for (let f = 0; f < 3; f++) b[Math.floor(rand() * b.length)] ^= 1 << Math.floor(rand() * 8);
+      for (let f = 0; f < 3; f++) {
+        const at = Math.floor(rand() * b.length);
+        b[at] = b[at]! ^ (1 << Math.floor(rand() * 8));
+      }
       try {
         const p = parseDicom(b);
         headerFromDataSet('/x.dcm', b.length, p.transferSyntax, p.dataset);
