@@ -1,6 +1,6 @@
 import type { NiftiFile } from '../../io/nifti.js';
 import type { Volume, VoxelArray } from '../../io/volume.js';
-import { DEFAULT_LABELS, type AnnotationRecord, type VolumeRecord } from '../catalog.js';
+import { DEFAULT_LABELS, type AnnotationRecord, type LabelInfo, type VolumeRecord } from '../catalog.js';
 import type { Library } from '../library.js';
 import { commitAnnotation, commitVolume, type Tally } from './commit.js';
 import { annotationPresent, dedupeVolume } from './dedupe.js';
@@ -37,15 +37,22 @@ async function readLabel(image: Volume, imagePath: string, labelPath: string): P
   return { file: r.value, labelVolume, sha256: volumeSha256(labelVolume) };
 }
 
-function annotationRecord(label: CheckedLabel, labelPath: string, storedRel: string): AnnotationRecord {
-  const values = new Set(labelValues(label.labelVolume));
-  const known = DEFAULT_LABELS.filter((l) => values.has(l.value));
-  const extra = [...values].filter((v) => !DEFAULT_LABELS.some((l) => l.value === v)).map((v) => ({ value: v, name: `label ${v}`, color: '#ffe119' }));
+const FALLBACK_COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#ffe119', '#f58231', '#911eb4', '#46f0f0', '#f032e6'];
+
+/** Names and colours of the labels present: ACDC's for ACDC files, neutral "label N" otherwise. */
+export function labelInfos(values: number[], acdc: boolean): LabelInfo[] {
+  return values.map((v, i) => {
+    const known = acdc ? DEFAULT_LABELS.find((l) => l.value === v) : undefined;
+    return known ?? { value: v, name: `label ${v}`, color: FALLBACK_COLORS[i % FALLBACK_COLORS.length]! };
+  });
+}
+
+function annotationRecord(label: CheckedLabel, labelPath: string, storedRel: string, acdc: boolean): AnnotationRecord {
   return {
     source: 'imported',
     modelId: null,
     name: 'imported',
-    labels: [...known, ...extra],
+    labels: labelInfos(labelValues(label.labelVolume), acdc),
     contentSha256: label.sha256,
     sourcePath: labelPath,
     storedPath: storedRel,
@@ -65,6 +72,8 @@ export async function importNiftiUnit(lib: Library, tally: Tally, imagePath: str
     return issues;
   }
   const image = img.value.volume;
+  const who = niftiIdentity(imagePath);
+  const acdc = who.patient.key.startsWith('acdc:');
   const issues: FileIssue[] = [];
   const dd = dedupeVolume(lib, image);
   let label: CheckedLabel | null = null;
@@ -79,7 +88,7 @@ export async function importNiftiUnit(lib: Library, tally: Tally, imagePath: str
     if (label && labelPath && !annotationPresent(lib, dd.existingId, label.sha256)) {
       const rel = annotationFileName(dd.sha256, label.sha256);
       await storeNifti(lib, rel, label.labelVolume, label.file.header, label.labelVolume.data);
-      commitAnnotation(lib, tally, dd.existingId, annotationRecord(label, labelPath, rel));
+      commitAnnotation(lib, tally, dd.existingId, annotationRecord(label, labelPath, rel, acdc));
     }
     return issues;
   }
@@ -89,9 +98,8 @@ export async function importNiftiUnit(lib: Library, tally: Tally, imagePath: str
   if (label && labelPath) {
     const rel = annotationFileName(dd.sha256, label.sha256);
     await storeNifti(lib, rel, label.labelVolume, label.file.header, label.labelVolume.data);
-    annotations.push(annotationRecord(label, labelPath, rel));
+    annotations.push(annotationRecord(label, labelPath, rel, acdc));
   }
-  const who = niftiIdentity(imagePath);
   const record: VolumeRecord = {
     name: who.volumeName,
     dims: image.dims,

@@ -46,6 +46,11 @@ describe.skipIf(!hasData('acdc'))('ACDC import', () => {
       expect(v.spacing.map((s) => +s.toFixed(4))).toEqual([1.5625, 1.5625, 10]);
       expect(v.annotations[0]!.annotatedSlices).toBe(await labelledSlices(join(ACDC, 'patient001', `${v.name}_gt.nii.gz`)));
       expect(v.annotations[0]!.source).toBe('imported');
+      expect(lib.catalog.annotation(v.annotations[0]!.id)!.labels.map((l) => [l.value, l.name])).toEqual([
+        [1, 'RV cavity'],
+        [2, 'LV myocardium'],
+        [3, 'LV cavity'],
+      ]);
     }
     lib.close();
   });

@@ -34,6 +34,7 @@ describe('import (synthetic files)', () => {
     const a = vols.find((v) => v.name === 'caseA')!;
     expect(a.annotations).toEqual([{ id: expect.any(String), source: 'imported', modelId: null, annotatedSlices: 2 }]);
     expect(lib.catalog.annotatedSlices(a.annotations[0]!.id)).toEqual([[0, 1], [0, 3]]);
+    expect(lib.catalog.annotation(a.annotations[0]!.id)!.labels.map((l) => l.name)).toEqual(['label 1', 'label 2', 'label 3']);
     expect(vols.find((v) => v.name === 'caseB')!.frames).toBe(3);
 
     const r2 = await importPaths(lib, { paths: [src] });
