@@ -129,4 +129,22 @@ describe('App shell', () => {
     );
     w.unmount();
   });
+
+  it('takes a path from text dropped on the import control, and explains when a drop carries none', async () => {
+    engine.register({ 'engine.status': () => sampleStatus(), 'library.listStudies': () => ({ studies: [] }) });
+    const w = await mountApp();
+    const control = w.get('[data-testid="import-control"]');
+    const withText = new DataTransfer();
+    withText.setData('text/uri-list', 'file:///data/My%20Scans/p1\r\nfile:///data/p2');
+    await control.trigger('drop', { dataTransfer: withText });
+    expect((w.get('[data-testid="import-path"]').element as HTMLInputElement).value).toBe('/data/My Scans/p1');
+    expect(w.get('[data-testid="import-hint"]').text()).toBe('Only the first of 2 dropped items was taken; import the others one by one.');
+    const filesOnly = new DataTransfer();
+    filesOnly.items.add(new File(['x'], 'a.nii'));
+    await control.trigger('drop', { dataTransfer: filesOnly });
+    expect(w.get('[data-testid="import-hint"]').text()).toBe(
+      'This browser does not tell the page where dropped files are on disk: type or paste the folder path instead.',
+    );
+    w.unmount();
+  });
 });

@@ -91,4 +91,17 @@ describe('in the desktop shell (preload bridge present)', () => {
     expect(w.find('[data-testid="import-report"]').exists()).toBe(false);
     w.unmount();
   });
+
+  it('says so when the native dialog fails, and stays usable', async () => {
+    bridge.openFolder = () => Promise.reject(new Error('no window to attach the dialog to'));
+    engine.register({ 'engine.status': () => sampleStatus(), 'library.listStudies': () => ({ studies: [] }) });
+    provideClient(new EngineClient(createTransport()));
+    const w = mount(App, { global: { plugins: [createPinia()] } });
+    await settle();
+    await w.get('[data-testid="import-open-folder"]').trigger('click');
+    await settle();
+    expect(w.get('[data-testid="import-hint"]').text()).toBe('The file dialog could not be opened: no window to attach the dialog to');
+    expect(w.get('[data-testid="import-open-folder"]').attributes('disabled')).toBeUndefined();
+    w.unmount();
+  });
 });
