@@ -43,6 +43,11 @@ export interface TrainStepBenchResult {
   /** Median wall time of one training step (forward, backward, Adam update). */
   ms_per_step: number;
   step_ms: number[];
+  /**
+   * Median CPU time (user + system) of the process per step. On a loaded machine it stays close to what an
+   * idle machine's wall time would be for a single-threaded backend, where wall time does not.
+   */
+  cpu_ms_per_step: number;
   /** Conv and matmul FLOPs of one training step as executed (forward, input and filter gradients), in 1e9. */
   gflop_per_step: number | null;
   /** gflop_per_step over the median step time. */
@@ -95,21 +100,28 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       return value;
     });
+  const cpuMs: number[] = [];
   const timed = async (f: () => tf.Tensor): Promise<number> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = f();
     await out.data();
     out.dispose();
-    return performance.now() - t0;
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpuMs.push((c.user + c.system) / 1000);
+    return wall;
   };
   try {
     for (let i = 0; i < warmup; i++) opts.onStep?.('warmup', i, await timed(trainOnce));
     const stepMs: number[] = [];
+    cpuMs.length = 0;
     for (let i = 0; i < steps; i++) {
       const ms = await timed(trainOnce);
       stepMs.push(ms);
       opts.onStep?.('train', i, ms);
     }
+    const stepCpuMs = [...cpuMs];
     let flops: number | null = null;
     let kernelMs: KernelTime[] | null = null;
     if (profile) {
@@ -142,6 +154,7 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       steps,
       ms_per_step: round(msPerStep),
       step_ms: stepMs.map((m) => round(m)),
+      cpu_ms_per_step: round(median(stepCpuMs)),
       gflop_per_step: flops === null ? null : round(flops / 1e9, 2),
       gflop_per_s: flops === null ? null : round(flops / 1e9 / (msPerStep / 1000), 2),
       peak_rss_mb: peakRssMb(),

@@ -1,0 +1,91 @@
+import { cpus } from 'node:os';
+import { initBackend } from '../../ml/backends/init.js';
+import { benchTrainStep } from '../../ml/bench/trainStep.js';
+import { unetBenchNet } from '../../ml/bench/unetNet.js';
+import { levelChannels } from '../../ml/unet.js';
+import { modelPreset, type PresetName } from '../../ml/config.js';
+import { parse, jsonOption, UsageError, type Command } from '../command.js';
+
+const USAGE = [
+  'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--json]',
+  '',
+  'Times training steps (forward, backward and Adam update of the U-Net backbone) and inference on the compute',
+  'backend that training would use (PIX2REP_BACKEND forces one). Reports the median step after warm-up, its',
+  'conv/matmul GFLOPs counted from the executed kernels, peak resident memory, inference time per slice and the',
+  'time per kernel of one profiled step. --json prints one JSON object.',
+].join('\n');
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'Measure training-step and inference speed of the U-Net on this machine.',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      {
+        ...jsonOption,
+        preset: { type: 'string', default: 'compact' },
+        batch: { type: 'string' },
+        size: { type: 'string' },
+        steps: { type: 'string' },
+        warmup: { type: 'string' },
+      },
+      true,
+    );
+    if (positionals.length !== 1 || positionals[0] !== 'train-step') throw new UsageError(`expected "train-step", got "${positionals.join(' ')}"`);
+    const preset = values.preset as PresetName;
+    if (preset !== 'compact' && preset !== 'paper') throw new UsageError(`--preset must be compact or paper, got "${values.preset}"`);
+    const batch = positiveInt('batch', values.batch, 8);
+    const size = positiveInt('size', values.size, 128);
+    const steps = positiveInt('steps', values.steps, 5);
+    const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 2);
+    const cfg = modelPreset(preset);
+    const div = 2 ** (cfg.unet.levels - 1);
+    if (size % div !== 0) throw new UsageError(`--size must be a multiple of ${div} for the ${preset} U-Net (${cfg.unet.levels} levels), got ${size}`);
+
+    const active = await initBackend();
+    const log = (text: string) => {
+      if (!values.json) process.stderr.write(text + '\n');
+    };
+    log(`backend ${active.name} (${active.reason}); ${preset} U-Net ${levelChannels(cfg.unet).join('-')}, D ${cfg.unet.embedding}; batch ${batch}, ${size}×${size}`);
+    const result = await benchTrainStep({
+      build: () => unetBenchNet(cfg),
+      batch,
+      size,
+      steps,
+      warmup,
+      onStep: (phase, i, ms) => log(`  ${phase} ${i + 1}: ${(ms / 1000).toFixed(2)} s`),
+    });
+    const report = {
+      ...result,
+      backend: active.name,
+      preset,
+      levels: cfg.unet.levels,
+      base: cfg.unet.base,
+      embedding: cfg.unet.embedding,
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
+    };
+    if (values.json) {
+      process.stdout.write(JSON.stringify(report) + '\n');
+      return 0;
+    }
+    const top = (report.kernel_ms ?? []).slice(0, 8).map((k) => `${k.name} ${(k.ms / 1000).toFixed(2)} s (${k.calls}×)`);
+    process.stdout.write(
+      [
+        `train step   ${(report.ms_per_step / 1000).toFixed(2)} s median of ${steps} (CPU ${(report.cpu_ms_per_step / 1000).toFixed(2)} s)`,
+        `work         ${report.gflop_per_step ?? '?'} GFLOP per step, ${report.gflop_per_s ?? '?'} GFLOP/s`,
+        `inference    ${report.ms_per_slice} ms per slice (batch ${batch})`,
+        `peak memory  ${report.peak_rss_mb} MB resident`,
+        `kernels      ${top.join(', ')}`,
+      ].join('\n') + '\n',
+    );
+    return 0;
+  },
+};
