@@ -156,7 +156,7 @@ function parseElements(
   cur: Cursor,
   end: number,
   depth: number,
-  opts: { stopAfterPixelData?: boolean; onlyGroup?: number } = {},
+  opts: { stopAfterPixelData?: boolean; onlyGroup?: number; fileEnd?: number } = {},
 ): 'end' | 'item-delim' | 'seq-delim' | 'pixel' | 'group' {
   const b = ds.buf;
   const le = ds.littleEndian;
@@ -197,13 +197,19 @@ function parseElements(
     const el: Element = { tag, vr, offset: valueStart, length, undefinedLength: length === UNDEFINED };
 
     if (tag === PIXEL_DATA) {
+      // With only a prefix of the file in memory, the pixels' extent is judged against the file's size.
+      const fileEnd = opts.fileEnd ?? end;
       if (length === UNDEFINED) {
-        el.fragments = parseFragments(b, valueStart, end, le);
-        const last = el.fragments.at(-1);
-        el.length = (last ? last.offset + last.length : valueStart) - valueStart;
-      } else if (valueStart + length > end) {
+        if (fileEnd > end) {
+          el.length = fileEnd - valueStart;
+        } else {
+          el.fragments = parseFragments(b, valueStart, end, le);
+          const last = el.fragments.at(-1);
+          el.length = (last ? last.offset + last.length : valueStart) - valueStart;
+        }
+      } else if (valueStart + length > fileEnd) {
         // Keep what is there; the reader checks the length against Rows x Columns x frames.
-        el.length = Math.max(0, end - valueStart);
+        el.length = Math.max(0, fileEnd - valueStart);
       }
       ds.elements.set(tag, el);
       cur.pos = valueStart + el.length;
@@ -316,9 +322,10 @@ export function looksLikeDicom(head: Buffer): boolean {
 
 /**
  * Parse a DICOM file's bytes up to and including the Pixel Data element header (pixels are not read).
- * `buf` may be a prefix of the file; `fileSize` tells whether the prefix is the whole file.
+ * `buf` may be a prefix of the file (`fileSize` is then the whole file's size): parsing stops at Pixel Data,
+ * and an error caused by the missing tail must be retried with the whole file (see readDicomHeader).
  */
-export function parseDicom(buf: Buffer): ParsedFile {
+export function parseDicom(buf: Buffer, fileSize = buf.length): ParsedFile {
   let p = 0;
   const hasPreamble = buf.length >= 132 && buf.toString('latin1', 128, 132) === 'DICM';
   if (hasPreamble) p = 132;
@@ -358,7 +365,7 @@ export function parseDicom(buf: Buffer): ParsedFile {
   const dataset = new DataSet(body, le, explicit);
   const cur = { pos: bodyStart };
   try {
-    parseElements(dataset, cur, body.length, 0, { stopAfterPixelData: true });
+    parseElements(dataset, cur, body.length, 0, { stopAfterPixelData: true, fileEnd: body === buf ? fileSize : body.length });
   } catch (err) {
     if (err instanceof RangeError) throw new DicomParseError(`truncated data set (${err.message})`);
     throw err;

@@ -1,7 +1,7 @@
 /**
  * The header fields of one DICOM file that grouping, sorting and geometry need, read without touching pixels.
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { DataSet, DicomParseError, parseDicom, PIXEL_DATA } from './dataset.js';
 import { NATIVE_SYNTAXES, SOP, T, TS } from './tags.js';
 
@@ -210,7 +210,7 @@ export function headerFromDataSet(path: string, fileSize: number, transferSyntax
     spacingBetweenSlices: ds.number(T.SpacingBetweenSlices),
     frameTime: ds.number(T.FrameTime),
     hasPixelData: pixel !== undefined,
-    pixelBytes: pixel ? (pixel.fragments ? needed : pixel.length) : 0,
+    pixelBytes: pixel ? (pixel.undefinedLength ? needed : pixel.length) : 0,
     frames,
     enhanced,
   };
@@ -266,9 +266,32 @@ export function imageProblem(h: DicomFileHeader): string | undefined {
 
 /** Read and parse one file's header. Throws DicomParseError (or an fs error) with a plain reason. */
 export async function readDicomHeader(path: string): Promise<DicomFileHeader> {
-  const buf = await readFile(path);
+  const fh = await open(path, 'r');
+  let prefix: Buffer;
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+    prefix = Buffer.alloc(Math.min(size, HEADER_PREFIX));
+    const { bytesRead } = await fh.read(prefix, 0, prefix.length, 0);
+    prefix = prefix.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  if (prefix.length < size) {
+    // Headers almost always fit in the prefix; a large one (thousands of Enhanced frames) needs the whole file.
+    try {
+      const parsed = parseDicom(prefix, size);
+      if (parsed.dataset.has(PIXEL_DATA)) return headerFromDataSet(path, size, parsed.transferSyntax, parsed.dataset);
+    } catch {
+      // fall through to the whole file
+    }
+  }
+  const buf = prefix.length < size ? await readFile(path) : prefix;
   const parsed = parseDicom(buf);
   return headerFromDataSet(path, buf.length, parsed.transferSyntax, parsed.dataset);
 }
+
+/** Bytes read to find a header; the scan never needs the pixels. */
+const HEADER_PREFIX = 256 * 1024;
 
 export { SOP, TS };
