@@ -53,6 +53,7 @@ export class WsTransport implements Transport {
   private why: string | null = null;
   private attempts = 0;
   private everOpened = false;
+  private openedThisTime = false;
   private closedByUs = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly inFlight = new Map<string, Pending>();
@@ -130,9 +131,11 @@ export class WsTransport implements Transport {
       return;
     }
     this.socket = socket;
+    this.openedThisTime = false;
     socket.onopen = () => {
       this.attempts = 0;
       this.everOpened = true;
+      this.openedThisTime = true;
       this.setState('open', null);
       for (const [id, p] of this.queued) {
         clearTimeout(p.timer);
@@ -207,6 +210,10 @@ export class WsTransport implements Transport {
     if (this.missingToken) return 'this page address has no access token: open the full address that `pix2rep serve` printed';
     if (!this.everOpened) {
       return `cannot reach the engine at ${this.redacted()}: is \`pix2rep serve\` running, and is this the address it printed (token included)?`;
+    }
+    if (!this.openedThisTime) {
+      // It worked before and is refused now: most often `pix2rep serve` was restarted, with a new token.
+      return `cannot reconnect to the engine at ${this.redacted()}: if \`pix2rep serve\` was restarted, open the new address it printed (the token changes on every run)`;
     }
     return `the engine closed the connection${reason ? `: ${reason}` : ` (code ${code})`}`;
   }

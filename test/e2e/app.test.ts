@@ -123,6 +123,13 @@ describe('browser twin in headless Chromium', () => {
       await other.close();
       await page.getByTestId('status-connection').filter({ hasText: 'Engine disconnected' }).waitFor();
       expect(await text(page.getByTestId('status-problem'))).toMatch(/^the engine closed the connection/);
+      // A restarted server has a new token: the page keeps retrying, is refused, and says what to do.
+      const again = await startServer({ port: other.port, workspace: ws });
+      try {
+        await page.getByTestId('status-problem').filter({ hasText: 'open the new address it printed' }).waitFor({ timeout: 30_000 });
+      } finally {
+        await again.close();
+      }
       await page.close();
     } finally {
       await other.close().catch(() => {});

@@ -99,6 +99,9 @@ describe('WsTransport', () => {
     vi.advanceTimersByTime(1);
     expect(sockets).toHaveLength(2);
     sockets[1]!.drop();
+    expect(t.problem).toBe(
+      'cannot reconnect to the engine at ws://127.0.0.1:9/api: if `pix2rep serve` was restarted, open the new address it printed (the token changes on every run)',
+    );
     vi.advanceTimersByTime(199);
     expect(sockets).toHaveLength(2);
     vi.advanceTimersByTime(1);
