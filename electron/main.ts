@@ -6,7 +6,7 @@
  * Electron's own profile (tests use it so that runs do not share a single-instance lock).
  */
 import { BrowserWindow, Menu, app, dialog, nativeTheme, session, shell, type WebContents } from 'electron';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { EventData, ImportReport, ResponseEnvelope } from '../main/contract/index.js';
@@ -143,7 +143,16 @@ function start(): void {
       importFiles: () => void importFromMenu('files'),
       about,
       openLogs: () => void shell.openPath(app.getPath('logs')),
-      openWorkspace: () => void shell.openPath(workspace),
+      openWorkspace: () => {
+        // The engine creates the workspace on first use; the folder may not exist yet on a fresh install.
+        try {
+          mkdirSync(workspace, { recursive: true });
+        } catch (err) {
+          notice('error', `Cannot create the workspace folder ${workspace}: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+        void shell.openPath(workspace);
+      },
       dev,
     }),
   );

@@ -151,7 +151,7 @@ describe.skipIf(skipReason !== '')(`Electron app${skipReason ? ` (skipped: ${ski
     const pids = await app.evaluate(({ app: electronApp }) =>
       electronApp
         .getAppMetrics()
-        .filter((m) => m.type === 'Utility' && m.serviceName === 'Pix2Rep engine')
+        .filter((m) => m.type === 'Utility' && m.name === 'Pix2Rep engine') // name is utilityProcess.fork's serviceName
         .map((m) => m.pid),
     );
     expect(pids).toHaveLength(1);
