@@ -1,3 +1,4 @@
+import { EngineFailure } from '../../engine/errors.js';
 import { sameGeometry, type Volume } from '../../io/volume.js';
 import { diceFromCounts, labelCounts } from './dice.js';
 import { maxLabel, voxelMl, type Grid } from './grid.js';
@@ -46,20 +47,36 @@ export function checkSameGrid(pred: NamedLabels, ref: NamedLabels): void {
   const describe = (v: Volume) =>
     `dims ${v.dims.join('x')}${v.frames > 1 ? `x${v.frames} frames` : ''}, spacing ${v.spacing.map((s) => +s.toFixed(4)).join('x')} mm, ` +
     `origin ${v.origin.map((s) => +s.toFixed(3)).join(',')}, direction ${v.direction.map((s) => +s.toFixed(4)).join(',')}`;
-  throw new RangeError(
+  throw new EngineFailure(
+    'BAD_INPUT',
     `geometry mismatch between ${pred.name} (${describe(a)}) and ${ref.name} (${describe(b)}): ` +
       'a prediction must be on its reference image grid',
   );
 }
 
-/** Labels present (non-zero) in either map, ascending. Validates that both hold integer labels. */
-export function presentLabels(pred: NamedLabels, ref: NamedLabels): number[] {
-  const top = Math.max(maxLabel(pred.volume.data, pred.name), maxLabel(ref.volume.data, ref.name));
+/** The largest label of a map, as a BAD_INPUT failure naming the file when it is not a label map. */
+function checkedMaxLabel(m: NamedLabels): number {
+  try {
+    return maxLabel(m.volume.data, m.name);
+  } catch (err) {
+    throw new EngineFailure('BAD_INPUT', (err as Error).message);
+  }
+}
+
+/** Non-zero labels of one map, ascending. Validates that it holds integer labels. */
+export function distinctLabels(m: NamedLabels): number[] {
+  const top = checkedMaxLabel(m);
   const seen = new Uint8Array(top + 1);
-  for (const v of [pred.volume.data, ref.volume.data]) for (let p = 0; p < v.length; p++) seen[v[p]!] = 1;
+  const v = m.volume.data;
+  for (let p = 0; p < v.length; p++) seen[v[p]!] = 1;
   const out: number[] = [];
   for (let l = 1; l <= top; l++) if (seen[l]) out.push(l);
   return out;
+}
+
+/** Labels present (non-zero) in either map, ascending. Validates that both hold integer labels. */
+export function presentLabels(pred: NamedLabels, ref: NamedLabels): number[] {
+  return [...new Set([...distinctLabels(pred), ...distinctLabels(ref)])].sort((a, b) => a - b);
 }
 
 /**
@@ -68,11 +85,7 @@ export function presentLabels(pred: NamedLabels, ref: NamedLabels): number[] {
  */
 export function evaluateLabels(pred: NamedLabels, ref: NamedLabels, structures: Structure[]): StructureMetrics[][] {
   checkSameGrid(pred, ref);
-  const top = Math.max(
-    maxLabel(pred.volume.data, pred.name),
-    maxLabel(ref.volume.data, ref.name),
-    ...structures.map((s) => s.label),
-  );
+  const top = Math.max(checkedMaxLabel(pred), checkedMaxLabel(ref), ...structures.map((s) => s.label));
   const v = pred.volume;
   const grid: Grid = { dims: v.dims, spacing: v.spacing };
   const n = v.dims[0] * v.dims[1] * v.dims[2];
@@ -134,4 +147,12 @@ export function summarize(cases: StructureMetrics[][], structures: Structure[]):
     const sd = dices.length > 1 ? Math.sqrt(dices.reduce((a, d) => a + (d - md) ** 2, 0) / (dices.length - 1)) : 0;
     return { label, name, cases: dices.length, meanDice: md, sdDice: sd, meanHd95: mean(hds), hd95Cases: hds.length };
   });
+}
+
+/**
+ * The metrics of a structure absent from both maps of a case, known without looking at the voxels: lets a
+ * report add a label found only in other cases without evaluating this case again.
+ */
+export function absentStructure({ label, name }: Structure): StructureMetrics {
+  return { label, name, dice: 1, hd95: NaN, hd: NaN, hdReason: emptyReason('both')!, predVoxels: 0, refVoxels: 0, predMl: 0, refMl: 0 };
 }

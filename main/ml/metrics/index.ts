@@ -19,7 +19,9 @@ export {
 } from './cardiac.js';
 export {
   DEFAULT_STRUCTURE_NAMES,
+  absentStructure,
   checkSameGrid,
+  distinctLabels,
   evaluateLabels,
   presentLabels,
   structureName,
@@ -29,4 +31,5 @@ export {
   type StructureMetrics,
   type StructureSummary,
 } from './evaluate.js';
+export { buildReport, reportJson, reportTable, CONVENTIONS, type EvaluatedCase, type EvaluationReport } from './report.js';
 export { pairFolders, pairNames, isNiftiName, stripNifti, type Pair, type Pairing } from './pairing.js';

@@ -9,7 +9,9 @@ import { join } from 'node:path';
  * - a reference's key is its name without the extension and without a trailing `_gt`;
  * - when a folder holds both `X_gt` and `X` (ACDC keeps the image `X.nii.gz` next to its labels), `X_gt` wins:
  *   the reference folder may be the original patient folder;
- * - likewise `X_pred` wins over a plain `X` in the prediction folder.
+ * - likewise `X_pred` wins over a plain `X` in the prediction folder;
+ * - predictions never come from `_gt` files and references never from `_pred` files, so one folder holding
+ *   both `X_pred` and `X_gt` can be given as the prediction and the reference folder.
  */
 export interface Pair {
   key: string;
@@ -37,11 +39,12 @@ export function stripNifti(name: string): string {
 }
 
 /** key → file name, the suffixed name (X_pred, X_gt) taking precedence over the bare one. */
-function byKey(names: string[], suffix: string): Map<string, string> {
+function byKey(names: string[], suffix: string, excluded: string): Map<string, string> {
   const out = new Map<string, { name: string; suffixed: boolean }>();
   for (const name of [...names].sort()) {
     if (!isNiftiName(name)) continue;
     const stem = stripNifti(name);
+    if (stem.toLowerCase().endsWith(excluded)) continue;
     const suffixed = stem.toLowerCase().endsWith(suffix) && stem.length > suffix.length;
     const key = suffixed ? stem.slice(0, -suffix.length) : stem;
     const prev = out.get(key);
@@ -52,8 +55,8 @@ function byKey(names: string[], suffix: string): Map<string, string> {
 
 /** Pairs file names (not paths) of a prediction folder and a reference folder. */
 export function pairNames(predNames: string[], refNames: string[]): Pairing {
-  const preds = byKey(predNames, '_pred');
-  const refs = byKey(refNames, '_gt');
+  const preds = byKey(predNames, '_pred', '_gt');
+  const refs = byKey(refNames, '_gt', '_pred');
   const pairs: Pair[] = [];
   const unmatchedPredictions: string[] = [];
   for (const [key, pred] of [...preds].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -94,6 +94,17 @@ describe('pairing predictions with references by name', () => {
     expect(r.unmatchedReferences).toEqual(['d_gt.nii.gz']);
   });
 
+  it('pairs within one folder holding both X_pred and X_gt (and the image X)', () => {
+    const names = ['a.nii.gz', 'a_gt.nii.gz', 'a_pred.nii.gz', 'b_gt.nii.gz', 'b_pred.nii.gz'];
+    const r = pairNames(names, names);
+    expect(r.pairs).toEqual([
+      { key: 'a', pred: 'a_pred.nii.gz', ref: 'a_gt.nii.gz' },
+      { key: 'b', pred: 'b_pred.nii.gz', ref: 'b_gt.nii.gz' },
+    ]);
+    expect(r.unmatchedPredictions).toEqual([]);
+    expect(r.unmatchedReferences).toEqual([]);
+  });
+
   it('accepts predictions without the _pred suffix and lists folders on disk', () => {
     const root = mkdtempSync(join(tmpdir(), 'pix2rep-pair-'));
     mkdirSync(join(root, 'p'));
