@@ -62,7 +62,7 @@ if (!app.requestSingleInstanceLock()) {
   // Another window on the same profile already runs an engine; it is focused by its 'second-instance' handler.
   app.quit();
 } else {
-  app.on('second-instance', (_event, argv) => {
+  app.on('second-instance', (_event, argv, workingDirectory) => {
     if (!mainWindow) return;
     if (mainWindow.isMinimized()) mainWindow.restore();
     mainWindow.focus();
@@ -72,11 +72,12 @@ if (!app.requestSingleInstanceLock()) {
     } catch {
       asked = undefined;
     }
-    if (asked && resolve(asked) !== workspace) {
+    // A relative --workspace is relative to where the second launch was made, not to this process.
+    if (asked && resolve(workingDirectory, asked) !== workspace) {
       void dialog.showMessageBox(mainWindow, {
         type: 'info',
         message: `${PRODUCT} is already running`,
-        detail: `It uses the workspace ${workspace}. Close it first to open ${resolve(asked)}.`,
+        detail: `It uses the workspace ${workspace}. Close it first to open ${resolve(workingDirectory, asked)}.`,
       });
     }
   });
