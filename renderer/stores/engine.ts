@@ -60,7 +60,8 @@ export const useEngineStore = defineStore('engine', () => {
       }),
       client.on('engine.notice', (d) => addNotice(d.level, d.message)),
     ];
-    void refreshStatus();
+    // Otherwise the 'open' transition above fetches it; asking earlier would only queue a duplicate.
+    if (client.state === 'open') void refreshStatus();
   }
 
   function stop(): void {

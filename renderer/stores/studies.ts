@@ -129,7 +129,7 @@ export const useStudiesStore = defineStore('studies', () => {
         if (state === 'open') void refresh();
       }),
     ];
-    void refresh();
+    if (client.state === 'open') void refresh();
   }
 
   function stop(): void {
