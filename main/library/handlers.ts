@@ -4,7 +4,6 @@ import type { Handlers } from '../engine/engine.js';
 import { EngineFailure } from '../engine/errors.js';
 import { exportTarget } from './export.js';
 import { dtypeOf } from './import/hash.js';
-import { importPaths } from './import/pipeline.js';
 import { openLibrary, type Library } from './library.js';
 
 /**
@@ -19,6 +18,8 @@ export function libraryHandlers(workspaceDir: string): Handlers {
     'library.listStudies': () => ({ studies: open().catalog.listStudies() }),
 
     'library.import': async ({ paths, labels }, ctx) => {
+      // Loaded on first import: the DICOM decoder (itk-wasm) is heavy and most engine starts never import.
+      const { importPaths } = await import('./import/pipeline.js');
       const report = await importPaths(open(), {
         paths,
         ...(labels ? { labels } : {}),
