@@ -94,6 +94,20 @@ function labelComponents(
   const [nx, ny, nz] = dims;
   const plane = nx * ny;
   const n = plane * nz;
+  // Neighbour moves as (di, dj, dk) and as linear offsets: interior voxels use the offsets without bound checks.
+  const moves: number[] = [];
+  for (let dk = -1; dk <= 1; dk++) {
+    for (let dj = -1; dj <= 1; dj++) {
+      for (let di = -1; di <= 1; di++) {
+        const steps = Math.abs(di) + Math.abs(dj) + Math.abs(dk);
+        if (steps === 0 || (connectivity === 6 && steps !== 1)) continue;
+        moves.push(di, dj, dk);
+      }
+    }
+  }
+  const m = moves.length / 3;
+  const offsets = new Int32Array(m);
+  for (let q = 0; q < m; q++) offsets[q] = moves[3 * q + 2]! * plane + moves[3 * q + 1]! * nx + moves[3 * q]!;
   const out: { label: number; size: number }[] = [{ label: 0, size: 0 }];
   for (let seed = 0; seed < n; seed++) {
     const label = frame[seed]!;
@@ -109,24 +123,18 @@ function labelComponents(
       const rem = p - k * plane;
       const j = (rem / nx) | 0;
       const i = rem - j * nx;
-      for (let dk = -1; dk <= 1; dk++) {
-        const kk = k + dk;
-        if (kk < 0 || kk >= nz) continue;
-        for (let dj = -1; dj <= 1; dj++) {
-          const jj = j + dj;
-          if (jj < 0 || jj >= ny) continue;
-          for (let di = -1; di <= 1; di++) {
-            const ii = i + di;
-            if (ii < 0 || ii >= nx) continue;
-            const steps = (dk !== 0 ? 1 : 0) + (dj !== 0 ? 1 : 0) + (di !== 0 ? 1 : 0);
-            // 6-connectivity: exactly one axis moves; 26: any non-zero move.
-            if (steps === 0 || (connectivity === 6 && steps !== 1)) continue;
-            const q = kk * plane + jj * nx + ii;
-            if (comp[q] === 0 && frame[q] === label) {
-              comp[q] = id;
-              queue[tail++] = q;
-            }
-          }
+      const interior = i > 0 && i < nx - 1 && j > 0 && j < ny - 1 && k > 0 && k < nz - 1;
+      for (let q = 0; q < m; q++) {
+        if (!interior) {
+          const ii = i + moves[3 * q]!;
+          const jj = j + moves[3 * q + 1]!;
+          const kk = k + moves[3 * q + 2]!;
+          if (ii < 0 || ii >= nx || jj < 0 || jj >= ny || kk < 0 || kk >= nz) continue;
+        }
+        const r = p + offsets[q]!;
+        if (comp[r] === 0 && frame[r] === label) {
+          comp[r] = id;
+          queue[tail++] = r;
         }
       }
     }

@@ -182,3 +182,33 @@ describe.skipIf(!hasData('acdc'))(`pix2rep evaluate on real ACDC labels (${hasDa
     expect(bad.stderr).toContain('--labels: "x=1"');
   });
 });
+
+describe('pix2rep evaluate on synthetic cine label maps', () => {
+  it('evaluates each frame of a 4D label map as its own case', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pix2rep-evaluate-cine-'));
+    const dims: [number, number, number] = [8, 6, 3];
+    const n = 8 * 6 * 3;
+    const ref = new Uint8Array(2 * n);
+    const pred = new Uint8Array(2 * n);
+    // LV (3) in voxels i = 2..4 of every row in both frames; the prediction's frame 1 also covers i = 5.
+    for (let t = 0; t < 2; t++) {
+      for (let p = 0; p < n; p++) {
+        const i = p % 8;
+        ref[t * n + p] = i >= 2 && i <= 4 ? 3 : 0;
+        pred[t * n + p] = i >= 2 && i <= (t === 0 ? 4 : 5) ? 3 : 0;
+      }
+    }
+    const geometry = { dims, frames: 2, spacing: [2, 2, 8] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as Volume['direction'] };
+    await writeNifti(join(dir, 'cine_pred.nii.gz'), { ...geometry, data: pred });
+    await writeNifti(join(dir, 'cine_gt.nii.gz'), { ...geometry, data: ref });
+    const report = evaluateJson(join(dir, 'cine_pred.nii.gz'), join(dir, 'cine_gt.nii.gz'));
+    expect(report.cases.map((c) => c.name)).toEqual(['cine[t=0]', 'cine[t=1]']);
+    const lv = report.cases.map((c) => c.metrics.find((m) => m.name === 'LV')!);
+    expect([lv[0]!.dice, lv[0]!.hd95]).toEqual([1, 0]);
+    // Frame 1: 4 columns predicted, 3 true → Dice 6/7. Surfaces (the grid's edge counts as outside): 64
+    // predicted and 50 true voxels; 22 distances are 2 mm (the extra column, and the 4 reference voxels of
+    // column i = 4 that are interior in the prediction), the rest 0 → rank 0.95 · 113 = 107.35 → 2 mm.
+    expect(lv[1]!.dice).toBeCloseTo(6 / 7, 12);
+    expect(lv[1]!.hd95).toBeCloseTo(2, 12);
+  });
+});

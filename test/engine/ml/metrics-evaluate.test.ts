@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IDENTITY, type Volume } from '../../../main/io/volume.js';
 import { checkSameGrid, evaluateLabels, presentLabels, summarize } from '../../../main/ml/metrics/evaluate.js';
 import { pairFolders, pairNames } from '../../../main/ml/metrics/pairing.js';
+import { buildReport, reportJson, reportTable } from '../../../main/ml/metrics/report.js';
 
 function labels(dims: [number, number, number], frames: number, fill: (i: number, j: number, k: number, t: number) => number): Volume {
   const data = new Uint8Array(dims[0] * dims[1] * dims[2] * frames);
@@ -118,5 +119,31 @@ describe('pairing predictions with references by name', () => {
       { key: 'y', pred: join(root, 'p', 'y_pred.nii.gz'), ref: join(root, 'g', 'y_gt.nii.gz') },
     ]);
     expect(r.unmatchedPredictions).toEqual([]);
+  });
+});
+
+describe('evaluation report', () => {
+  it('writes undefined distances as null in JSON and explains them under the table', () => {
+    const ref = labels([6, 2, 2], 2, (i) => (i < 2 ? 1 : i >= 4 ? 3 : 0));
+    const pred = labels([6, 2, 2], 2, (i, _j, _k, t) => (t === 0 ? (i < 2 ? 1 : i >= 4 ? 3 : 0) : i >= 3 ? 3 : 0));
+    const frames = evaluateLabels({ volume: pred, name: 'p' }, { volume: ref, name: 'r' }, STRUCTURES);
+    const report = buildReport(
+      STRUCTURES,
+      frames.map((metrics, t) => ({ name: `c[t=${t}]`, pred: 'p', ref: 'r', frame: t, metrics })),
+      { predictions: ['stray_pred.nii.gz'], references: [] },
+    );
+    const json = JSON.parse(reportJson(report));
+    expect(json.cases[1].metrics[0]).toMatchObject({ name: 'RV', dice: 0, hd95: null, hd: null, hdReason: 'structure absent from the prediction' });
+    expect(json.cases[0].metrics[1]).toMatchObject({ name: 'MYO', dice: 1, hd95: null });
+    expect(json.mean[0]).toMatchObject({ name: 'RV', meanDice: 0.5, meanHd95: 0, hd95Cases: 1 });
+    expect(json.mean[1].meanHd95).toBeNull();
+    expect(json.conventions.hd95).toContain('MedPy');
+    const table = reportTable(report);
+    expect(table).toMatch(/^c\[t=1\]\s+0\.000\s+inf\s+1\.000\s+n\/a\s+0\.800\s+2\.00$/m);
+    expect(table).toMatch(/^mean\s+0\.500\s+0\.00\*\s+1\.000\s+n\/a\*\s+0\.900\s+1\.00$/m);
+    expect(table).toMatch(/^sd\s+0\.707\s+0\.000\s+0\.141$/m);
+    expect(table).toContain('c[t=1] RV: structure absent from the prediction');
+    expect(table).not.toContain('MYO: structure absent'); // absent from both: expected, not a note
+    expect(table).toContain('stray_pred.nii.gz');
   });
 });
