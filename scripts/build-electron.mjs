@@ -11,6 +11,7 @@
  */
 import { build } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeIcon } from './make-icon.mjs';
@@ -44,7 +45,7 @@ export async function buildElectron(options = {}) {
     legalComments: 'none',
     logLevel: options.quiet ? 'error' : 'warning',
   };
-  await Promise.all([
+  const [, , engine] = await Promise.all([
     build({
       ...common,
       entryPoints: ['electron/main.ts'],
@@ -74,9 +75,11 @@ export async function buildElectron(options = {}) {
       target: 'node20',
       external: ENGINE_EXTERNALS,
       banner: { js: requireShim },
+      metafile: true,
     }),
   ]);
   checkPreload(join(outdir, 'electron', 'preload.cjs'));
+  checkEngineDependencies(engine.metafile);
   const icon = join(root, 'resources', 'icon.png');
   if (!existsSync(icon)) writeIcon(icon);
   if (!options.quiet) console.log(`build-electron: wrote ${join(outdir, 'electron')} and ${join(outdir, 'engine')}`);
@@ -94,6 +97,37 @@ function checkPreload(file) {
   if (foreign.length) {
     throw new Error(`the preload bundle requires ${foreign.join(', ')}; a sandboxed preload may only require "electron"`);
   }
+}
+
+/**
+ * What the engine bundle leaves to node_modules must be a production dependency (electron-builder ships only
+ * those), and what it inlines must not carry a native addon (a .node file cannot be bundled). Both mistakes
+ * would only show on users' machines, in the packaged app; here they fail the build with the fix.
+ */
+export function checkEngineDependencies(metafile) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const shipped = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})]);
+  const problems = [];
+  const packageOf = (spec) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+  for (const output of Object.values(metafile.outputs)) {
+    for (const imp of output.imports) {
+      if (!imp.external || isBuiltin(imp.path) || imp.path.startsWith('.') || imp.path.startsWith('/')) continue;
+      const name = packageOf(imp.path);
+      if (!shipped.has(name)) problems.push(`the engine loads "${name}" at run time, but package.json does not list it in dependencies`);
+    }
+  }
+  const bundled = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+    if (m) bundled.add(m[1]);
+  }
+  for (const name of bundled) {
+    const dir = join(root, 'node_modules', name);
+    if (existsSync(join(dir, 'binding.gyp')) || existsSync(join(dir, 'prebuilds'))) {
+      problems.push(`"${name}" has a native addon and cannot be bundled: add it to ENGINE_EXTERNALS in scripts/build-electron.mjs`);
+    }
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
 }
 
 function argValue(name) {

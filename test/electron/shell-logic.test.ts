@@ -11,7 +11,7 @@ import { CSP_HEADER, CSP_META } from '../../electron/csp.js';
 import { openLog } from '../../electron/log.js';
 import { checkFileFilters, isAppPageUrl, methodOf, requestIdOf } from '../../electron/trust.js';
 import { isEngineToHost, isHostToEngine, workspaceFromArgv } from '../../main/engine/process-protocol.js';
-import { buildElectron } from '../../scripts/build-electron.mjs';
+import { buildElectron, checkEngineDependencies } from '../../scripts/build-electron.mjs';
 import { projectRoot } from '../support/data.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'p2r-shell-'));
@@ -147,6 +147,19 @@ describe('logs', () => {
 });
 
 describe('bundles', () => {
+  const meta = (externals: string[], inputs: string[] = ['main/engine/process-entry.ts']) => ({
+    inputs: Object.fromEntries(inputs.map((i) => [i, {}])),
+    outputs: { 'dist/engine/process-entry.js': { imports: externals.map((path) => ({ path, external: true })) } },
+  });
+
+  it('refuses an engine that would break only once packaged', () => {
+    expect(() => checkEngineDependencies(meta(['node:fs', 'fs', 'better-sqlite3', '@itk-wasm/image-io', '@tensorflow/tfjs-node']))).not.toThrow();
+    // A devDependency left external is not shipped by electron-builder.
+    expect(() => checkEngineDependencies(meta(['vite']))).toThrow(/"vite" at run time/);
+    // A native addon inlined into the bundle cannot load its .node file.
+    expect(() => checkEngineDependencies(meta([], ['node_modules/better-sqlite3/lib/index.js']))).toThrow(/"better-sqlite3" has a native addon/);
+  });
+
   it('builds a preload that needs only electron, and ESM main and engine bundles', async () => {
     const outdir = join(projectRoot, '.tmp', `electron-bundles-${process.pid}`);
     try {
