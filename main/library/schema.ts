@@ -141,6 +141,97 @@ CREATE TABLE runs (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'job queue: states, priority, schedules, workers, checkpoints, progress',
+    // SQLite cannot change a CHECK constraint in place: jobs and runs are rebuilt (runs refers to jobs, so it is
+    // rebuilt too, after the rename pointed its foreign key at jobs_old). Existing rows are carried over.
+    sql: `
+ALTER TABLE runs RENAME TO runs_old;
+ALTER TABLE jobs RENAME TO jobs_old;
+
+CREATE TABLE jobs (
+  id             TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL CHECK (kind IN ('import', 'pretrain', 'train', 'predict', 'embed', 'bench')),
+  name           TEXT NOT NULL DEFAULT '',
+  status         TEXT NOT NULL DEFAULT 'queued'
+                 CHECK (status IN ('queued', 'running', 'paused', 'done', 'failed', 'cancelled', 'interrupted')),
+  priority       INTEGER NOT NULL DEFAULT 0,   -- higher starts first; ties by creation order
+  seq            INTEGER NOT NULL DEFAULT 0,   -- creation order (created_at can tie within a millisecond)
+  config         TEXT NOT NULL DEFAULT '{}',   -- JSON parameters of the job's kind
+  schedule       TEXT,                         -- JSON {start, stop, notBefore, notAfter} or NULL
+  auto_resume    INTEGER NOT NULL DEFAULT 1,   -- resume automatically when the runner starts after a crash
+  requested      TEXT CHECK (requested IN ('pause', 'cancel')),  -- control asked by another process
+  waiting        TEXT,                         -- why a queued job does not start yet (schedule window)
+  progress       REAL,                         -- 0..1 when the total is known
+  step           INTEGER NOT NULL DEFAULT 0,
+  total_steps    INTEGER,
+  epoch          REAL,
+  checkpoint_step INTEGER,                     -- step of the newest verified checkpoint
+  checkpoint     TEXT,                         -- its path, relative to the workspace root
+  worker_pid     INTEGER,
+  runner_pid     INTEGER,
+  heartbeat_at   TEXT,
+  attempts       INTEGER NOT NULL DEFAULT 0,   -- worker starts
+  error          TEXT,                         -- plain-words failure or interruption reason
+  result         TEXT,                         -- JSON outcome of a finished job
+  path           TEXT,                         -- folder under jobs/, relative to the workspace root
+  log_path       TEXT,                         -- logs/job-<id>.log, relative to the workspace root
+  model_id       TEXT REFERENCES models(id) ON DELETE SET NULL,
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  started_at     TEXT,
+  finished_at    TEXT
+);
+CREATE INDEX jobs_pick ON jobs(status, priority DESC, seq);
+
+INSERT INTO jobs (id, kind, status, config, progress, error, path, created_at, updated_at, started_at, finished_at, seq)
+  SELECT id, CASE WHEN kind IN ('import', 'pretrain', 'train', 'predict', 'embed', 'bench') THEN kind ELSE 'bench' END,
+         status, config, progress, error, path, created_at, created_at, started_at, finished_at, rowid
+  FROM jobs_old;
+
+CREATE TABLE runs (
+  id          TEXT PRIMARY KEY,
+  job_id      TEXT REFERENCES jobs(id) ON DELETE SET NULL,
+  model_id    TEXT REFERENCES models(id) ON DELETE SET NULL,
+  kind        TEXT NOT NULL,
+  status      TEXT NOT NULL DEFAULT 'created',
+  config      TEXT NOT NULL DEFAULT '{}',
+  metrics     TEXT NOT NULL DEFAULT '{}',
+  path        TEXT,
+  backend     TEXT,
+  worker_pid  INTEGER,
+  start_step  INTEGER,                         -- the checkpoint step this run resumed from (0 for a fresh start)
+  end_step    INTEGER,
+  reason      TEXT,                            -- why it ended, in plain words
+  created_at  TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX runs_job ON runs(job_id);
+
+INSERT INTO runs (id, job_id, model_id, kind, status, config, metrics, path, created_at, finished_at)
+  SELECT id, job_id, model_id, kind, status, config, metrics, path, created_at, finished_at FROM runs_old;
+
+DROP TABLE runs_old;
+DROP TABLE jobs_old;
+
+-- One row per reported training step (kind 'step') or validation pass (kind 'validation'). Keyed by step, so
+-- steps repeated after resuming from an older checkpoint replace the lost ones and the curve stays continuous.
+CREATE TABLE job_progress (
+  job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  kind            TEXT NOT NULL CHECK (kind IN ('step', 'validation')),
+  step            INTEGER NOT NULL,
+  run_id          TEXT,
+  epoch           REAL,
+  loss            REAL,
+  smoothed_loss   REAL,
+  val_loss        REAL,
+  slices_per_s    REAL,
+  at              TEXT NOT NULL,
+  PRIMARY KEY (job_id, kind, step)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
