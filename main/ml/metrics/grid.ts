@@ -36,17 +36,23 @@ export function voxelMl(grid: Pick<Grid, 'spacing'>): number {
   return (grid.spacing[0] * grid.spacing[1] * grid.spacing[2]) / 1000;
 }
 
+/** Largest label value a label map may hold: per-label tables are indexed by label. */
+export const MAX_LABEL = 65535;
+
 /**
- * Checks that every voxel holds a non-negative integer label and returns the largest one. Label maps read from
- * disk may be stored as floats; a fractional or negative value means the file is an image, not a label map.
+ * Checks that every voxel holds a non-negative integer label no larger than MAX_LABEL and returns the largest.
+ * Label maps read from disk may be stored as floats; a fractional, negative or huge value means the file is an
+ * image, not a label map.
  */
 export function maxLabel(labels: LabelArray, what = 'label map'): number {
   let max = 0;
   const n = labels.length;
   for (let p = 0; p < n; p++) {
     const v = labels[p]!;
-    if (v !== v || v < 0 || v !== Math.floor(v)) {
-      throw new RangeError(`${what} holds the value ${v} at voxel ${p}: labels must be non-negative integers (is it an image?)`);
+    if (v !== v || v < 0 || v !== Math.floor(v) || v > MAX_LABEL) {
+      throw new RangeError(
+        `${what} holds the value ${v} at voxel ${p}: labels must be integers in 0..${MAX_LABEL} (is it an image?)`,
+      );
     }
     if (v > max) max = v;
   }

@@ -4,7 +4,7 @@
  */
 export { diceFromCounts, dice, labelCounts, type LabelCounts } from './dice.js';
 export { squaredEdt } from './edt.js';
-export { checkGrid, gridSize, maxLabel, voxelMl, type Grid, type LabelArray } from './grid.js';
+export { checkGrid, gridSize, maxLabel, MAX_LABEL, voxelMl, type Grid, type LabelArray } from './grid.js';
 export { surfaceDistance, surface, emptyReason, type SurfaceDistance } from './hausdorff.js';
 export { percentileInPlace } from './percentile.js';
 export {

@@ -63,6 +63,9 @@ describe('Dice', () => {
     expect(maxLabel(new Float32Array([0, 1, 3, 2]))).toBe(3);
     expect(() => maxLabel(new Float32Array([0, 1.5]), 'pred.nii')).toThrow(/pred\.nii holds the value 1\.5 at voxel 1/);
     expect(() => maxLabel(new Int16Array([0, -1]))).toThrow(/-1/);
+    expect(maxLabel(new Uint16Array([65535]))).toBe(65535);
+    expect(() => maxLabel(new Int32Array([0, 1e6]))).toThrow(/1000000 at voxel 1: labels must be integers in 0\.\.65535/);
+    expect(() => maxLabel(new Float32Array([NaN]))).toThrow(/NaN/);
   });
 });
 
