@@ -55,7 +55,10 @@ if (!vitestArgs.length) {
     check('typecheck (tsc, without electron/)', run('typecheck', bin('tsc'), ['-p', 'tsconfig.no-electron.json', '--noEmit']));
   }
   check('typecheck (vue-tsc)', run('typecheck renderer', bin('vue-tsc'), ['-p', 'renderer/tsconfig.json', '--noEmit']));
-  check('renderer build', run('build renderer', 'npm', ['run', '--silent', 'build:renderer']));
+  const built = run('build renderer', 'npm', ['run', '--silent', 'build:renderer']);
+  check('renderer build', built);
+  // The E2E tests serve this build; they rebuild only when run on their own.
+  if (built) process.env.PIX2REP_RENDERER_BUILT = '1';
 }
 
 const outDir = join(root, 'test-results');

@@ -1,16 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../main/serve/server.js';
 import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, projectRoot } from '../support/data.js';
+import { dataPath, hasData } from '../support/data.js';
+import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
 import { decodePng, pixelStats } from '../support/png.js';
 
 const VIEWPORT = { width: 1280, height: 720 };
-const SCREENSHOTS = join(projectRoot, 'docs', 'screenshots');
 /** --bg of renderer/styles/theme.css. */
 const BACKGROUND: [number, number, number] = [0x12, 0x14, 0x17];
 
@@ -19,7 +18,7 @@ let browser: Browser;
 let workspace: string;
 
 beforeAll(async () => {
-  await build({ configFile: resolve(projectRoot, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+  await ensureRendererBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-'));
   server = await startServer({ port: 0, workspace });
   ({ browser } = await launchChromium());
@@ -50,8 +49,7 @@ async function text(l: Locator): Promise<string> {
 
 async function screenshot(page: Page, name: string): Promise<ReturnType<typeof pixelStats>> {
   const png = await page.screenshot({ fullPage: false });
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  writeFileSync(join(SCREENSHOTS, name), png);
+  keepScreenshot(name, png);
   const img = decodePng(png);
   expect([img.width, img.height]).toEqual([VIEWPORT.width, VIEWPORT.height]);
   return pixelStats(img);
