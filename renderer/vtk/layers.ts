@@ -1,0 +1,125 @@
+import vtkDataArray from '@kitware/vtk.js/Common/Core/DataArray';
+import vtkImageData from '@kitware/vtk.js/Common/DataModel/ImageData';
+import vtkPiecewiseFunction from '@kitware/vtk.js/Common/DataModel/PiecewiseFunction';
+import vtkColorTransferFunction from '@kitware/vtk.js/Rendering/Core/ColorTransferFunction';
+import vtkImageMapper from '@kitware/vtk.js/Rendering/Core/ImageMapper';
+import { SlicingMode } from '@kitware/vtk.js/Rendering/Core/ImageMapper/Constants';
+import vtkImageSlice from '@kitware/vtk.js/Rendering/Core/ImageSlice';
+import type { TypedArray } from '../viewer/voxels.js';
+
+/**
+ * The image and label-map layers of a slice view. Data live in *display space*: voxel (i, j, k) at
+ * (i·sx, j·sy, k·sz) mm, identity axes. The view shows axial slices (constant k) with i to the right and
+ * j down, so screen pixels map to voxels with plain arithmetic; patient (LPS) coordinates are computed
+ * from the volume's own affine, never from these.
+ */
+export interface SliceLayer {
+  actor: vtkImageSlice;
+  mapper: vtkImageMapper;
+  image: vtkImageData;
+  setVoxels(values: TypedArray): void;
+  /** The voxels were changed in place (painting): upload them again. */
+  touch(): void;
+  setSlice(k: number): void;
+  dispose(): void;
+}
+
+function makeLayer(dims: [number, number, number], spacing: [number, number, number], values: TypedArray): SliceLayer {
+  const image = vtkImageData.newInstance();
+  image.setDimensions(dims);
+  image.setSpacing(spacing);
+  image.setOrigin([0, 0, 0]);
+  const setVoxels = (v: TypedArray) => {
+    image.getPointData().setScalars(vtkDataArray.newInstance({ name: 'voxels', numberOfComponents: 1, values: v }));
+    image.modified();
+  };
+  setVoxels(values);
+  const mapper = vtkImageMapper.newInstance();
+  mapper.setInputData(image);
+  mapper.setSlicingMode(SlicingMode.K);
+  const actor = vtkImageSlice.newInstance();
+  actor.setMapper(mapper);
+  return {
+    actor,
+    mapper,
+    image,
+    setVoxels,
+    touch() {
+      image.getPointData().getScalars().modified();
+      image.modified();
+    },
+    setSlice: (k) => mapper.setSlice(k),
+    dispose() {
+      actor.delete();
+      mapper.delete();
+      image.delete();
+    },
+  };
+}
+
+export function makeImageLayer(dims: [number, number, number], spacing: [number, number, number], values: TypedArray): SliceLayer {
+  const layer = makeLayer(dims, spacing, values);
+  layer.actor.getProperty().setInterpolationTypeToLinear();
+  return layer;
+}
+
+export interface LabelStyle {
+  value: number;
+  color: string;
+  visible: boolean;
+}
+
+/**
+ * Label maps are drawn with nearest-neighbour lookup through a step-shaped colour and opacity table:
+ * each label value owns the interval value ± 0.5, so interpolation of the table can never blend two labels.
+ */
+export function makeLabelLayer(dims: [number, number, number], spacing: [number, number, number], values: Uint8Array): SliceLayer & {
+  setStyle(labels: LabelStyle[], opacity: number, outline: boolean): void;
+} {
+  const layer = makeLayer(dims, spacing, values);
+  const prop = layer.actor.getProperty();
+  prop.setInterpolationTypeToNearest();
+  prop.setUseLookupTableScalarRange(true);
+  const colors = vtkColorTransferFunction.newInstance();
+  const opacities = vtkPiecewiseFunction.newInstance();
+  prop.setRGBTransferFunction(0, colors);
+  prop.setScalarOpacity(0, opacities);
+  // Drawn a hair towards the camera so it never z-fights with the image slice in the same plane.
+  layer.actor.setPosition(0, 0, -Math.min(...spacing) * 0.01);
+  return {
+    ...layer,
+    setStyle(labels, opacity, outline) {
+      colors.removeAllPoints();
+      opacities.removeAllPoints();
+      const maxValue = Math.max(1, ...labels.map((l) => l.value));
+      const edges = (v: number): [number, number] => [v - 0.49, v + 0.49];
+      colors.addRGBPoint(-0.5, 0, 0, 0);
+      opacities.addPoint(-0.5, 0);
+      opacities.addPoint(0.49, 0);
+      for (const l of [...labels].sort((a, b) => a.value - b.value)) {
+        const [r, g, b] = hexToRgb(l.color);
+        for (const x of edges(l.value)) {
+          colors.addRGBPoint(x, r, g, b);
+          opacities.addPoint(x, l.visible ? 1 : 0);
+        }
+      }
+      colors.addRGBPoint(maxValue + 0.5, 0, 0, 0);
+      opacities.addPoint(maxValue + 0.5, 0);
+      prop.setOpacity(opacity);
+      prop.setUseLabelOutline(outline);
+      if (outline) prop.setLabelOutlineThickness(2);
+      layer.actor.modified();
+    },
+    dispose() {
+      layer.dispose();
+      colors.delete();
+      opacities.delete();
+    },
+  };
+}
+
+export function hexToRgb(hex: string): [number, number, number] {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+  if (!m) return [1, 1, 1];
+  return [parseInt(m[1]!, 16) / 255, parseInt(m[2]!, 16) / 255, parseInt(m[3]!, 16) / 255];
+}

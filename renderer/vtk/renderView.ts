@@ -1,0 +1,68 @@
+// WebGL implementations of the few classes a slice view draws with; importing them registers them with the
+// vtk factory (the full profiles would pull volume rendering and WebGPU for nothing).
+import '@kitware/vtk.js/Rendering/OpenGL/Camera';
+import '@kitware/vtk.js/Rendering/OpenGL/Renderer';
+import '@kitware/vtk.js/Rendering/OpenGL/ImageMapper';
+import '@kitware/vtk.js/Rendering/OpenGL/ImageSlice';
+import vtkOpenGLRenderWindow from '@kitware/vtk.js/Rendering/OpenGL/RenderWindow';
+import vtkRenderWindow from '@kitware/vtk.js/Rendering/Core/RenderWindow';
+import vtkRenderer from '@kitware/vtk.js/Rendering/Core/Renderer';
+import type { InjectionKey } from 'vue';
+
+/**
+ * One vtk render window bound to a DOM container. The view component owns it (creates it on mount,
+ * deletes it on unmount) and hands a `RenderView` to its layers through provide/inject.
+ */
+export interface RenderView {
+  renderer: vtkRenderer;
+  /** Ask for a frame; many requests within one animation frame draw once. */
+  requestRender(): void;
+  /** Match the canvas to the container's size (CSS px × devicePixelRatio). Returns [width, height] in CSS px. */
+  resize(): [number, number];
+  dispose(): void;
+}
+
+export const RENDER_VIEW: InjectionKey<RenderView> = Symbol('pix2rep.renderView');
+
+export function createRenderView(container: HTMLElement, background: [number, number, number]): RenderView {
+  const renderWindow = vtkRenderWindow.newInstance();
+  const renderer = vtkRenderer.newInstance({ background });
+  renderWindow.addRenderer(renderer);
+  const gl = vtkOpenGLRenderWindow.newInstance();
+  renderWindow.addView(gl);
+  gl.setContainer(container);
+  let pending = 0;
+  let disposed = false;
+
+  const resize = (): [number, number] => {
+    const { width, height } = container.getBoundingClientRect();
+    const w = Math.max(1, Math.floor(width));
+    const h = Math.max(1, Math.floor(height));
+    const dpr = window.devicePixelRatio || 1;
+    gl.setSize(Math.floor(w * dpr), Math.floor(h * dpr));
+    return [w, h];
+  };
+
+  return {
+    renderer,
+    requestRender() {
+      if (pending || disposed) return;
+      pending = requestAnimationFrame(() => {
+        pending = 0;
+        if (!disposed) renderWindow.render();
+      });
+    },
+    resize,
+    dispose() {
+      disposed = true;
+      if (pending) cancelAnimationFrame(pending);
+      renderer.getActors().forEach((a) => renderer.removeActor(a));
+      gl.setContainer(null as unknown as HTMLElement);
+      renderWindow.removeRenderer(renderer);
+      renderWindow.removeView(gl);
+      renderer.delete();
+      gl.delete();
+      renderWindow.delete();
+    },
+  };
+}

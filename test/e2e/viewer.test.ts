@@ -1,0 +1,199 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../main/serve/server.js';
+import { launchChromium } from '../support/browser.js';
+import { dataPath, hasData, MISSING_DATA, projectRoot } from '../support/data.js';
+import { decodePng, type DecodedPng } from '../support/png.js';
+
+const VIEWPORT = { width: 1280, height: 720 };
+const PATIENT = 'acdc/training/patient001';
+
+interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Screenshot of the slice view only: its pixels as RGBA. */
+async function grab(page: Page, save?: string): Promise<{ img: DecodedPng; region: Region }> {
+  const box = (await page.getByTestId('slice-view').boundingBox())!;
+  const region = { x: Math.round(box.x), y: Math.round(box.y), width: Math.round(box.width), height: Math.round(box.height) };
+  const png = await page.screenshot({ fullPage: false });
+  if (save) {
+    mkdirSync(join(projectRoot, 'docs', 'screenshots'), { recursive: true });
+    writeFileSync(join(projectRoot, 'docs', 'screenshots', save), png);
+  }
+  const img = decodePng(png);
+  expect([img.width, img.height]).toEqual([VIEWPORT.width, VIEWPORT.height]);
+  return { img, region };
+}
+
+function* pixels({ img, region }: { img: DecodedPng; region: Region }): Generator<[number, number, number]> {
+  for (let y = region.y; y < region.y + region.height; y++)
+    for (let x = region.x; x < region.x + region.width; x++) {
+      const o = (y * img.width + x) * 4;
+      yield [img.rgba[o]!, img.rgba[o + 1]!, img.rgba[o + 2]!];
+    }
+}
+
+/** Grey-level statistics of the region: a rendered MR slice is far from uniform. */
+function greyStats(shot: { img: DecodedPng; region: Region }): { mean: number; sd: number; distinct: number } {
+  let n = 0;
+  let sum = 0;
+  let sum2 = 0;
+  const seen = new Set<number>();
+  for (const [r, g, b] of pixels(shot)) {
+    const v = (r + g + b) / 3;
+    n++;
+    sum += v;
+    sum2 += v * v;
+    seen.add((r << 16) | (g << 8) | b);
+  }
+  const mean = sum / n;
+  return { mean, sd: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), distinct: seen.size };
+}
+
+/** Share of pixels that differ by more than a few grey levels between two shots of the same region. */
+function changed(a: { img: DecodedPng; region: Region }, b: { img: DecodedPng; region: Region }): number {
+  const pa = [...pixels(a)];
+  const pb = [...pixels(b)];
+  let d = 0;
+  for (let n = 0; n < pa.length; n++) if (Math.abs(pa[n]![0] - pb[n]![0]) + Math.abs(pa[n]![1] - pb[n]![1]) + Math.abs(pa[n]![2] - pb[n]![2]) > 6) d++;
+  return d / pa.length;
+}
+
+/** Pixels tinted by label 1 (RV, red #e6194b at half opacity over grey): red well above green and blue. */
+function redPixels(shot: { img: DecodedPng; region: Region }): number {
+  let n = 0;
+  for (const [r, g, b] of pixels(shot)) if (r > g + 50 && r > b + 30) n++;
+  return n;
+}
+
+/** Wait until the view has drawn what the state says: two animation frames after the last change. */
+async function settle(page: Page): Promise<void> {
+  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
+}
+
+describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let workspace: string;
+
+  beforeAll(async () => {
+    await build({ configFile: resolve(projectRoot, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-viewer-'));
+    server = await startServer({ port: 0, workspace });
+    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
+    ({ browser } = await launchChromium());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  });
+
+  async function openViewer(): Promise<{ page: Page; problems: string[] }> {
+    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(server.url);
+    await page.getByTestId('volume-row').first().click();
+    await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient001_frame01' }).waitFor();
+    await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
+    await page.locator('[data-testid="slice-view"] canvas').waitFor();
+    await settle(page);
+    return { page, problems };
+  }
+
+  it('shows the slice, scrolls, windows, paints, undoes, redoes, and keeps the stroke across a reload', async () => {
+    const { page, problems } = await openViewer();
+
+    const first = await grab(page);
+    const s0 = greyStats(first);
+    // An MR slice under an auto window: many grey levels, neither black nor white overall.
+    expect(s0.distinct).toBeGreaterThan(50);
+    expect(s0.sd).toBeGreaterThan(15);
+    expect(s0.mean).toBeGreaterThan(10);
+    expect(s0.mean).toBeLessThan(200);
+    expect(await page.getByTestId('orient-right').innerText()).toMatch(/^[LRAPSI]{1,2}$/);
+
+    // Slice scrolling: the wheel and the arrow keys.
+    await page.getByTestId('slice-view').hover();
+    await page.mouse.wheel(0, 100);
+    await page.getByTestId('slice-index').filter({ hasText: '7' }).waitFor();
+    await settle(page);
+    const scrolled = await grab(page);
+    expect(changed(first, scrolled)).toBeGreaterThan(0.05);
+    await page.keyboard.press('ArrowUp');
+    await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
+    await settle(page);
+    expect(changed(first, await grab(page))).toBeLessThan(0.01);
+
+    // The cursor read-out names the voxel under the pointer.
+    const box = (await page.getByTestId('slice-view').boundingBox())!;
+    const cx = box.x + box.width / 2;
+    const cy = box.y + box.height / 2;
+    await page.mouse.move(cx, cy);
+    await expect.poll(() => page.getByTestId('cursor-readout').innerText()).toMatch(/^\(\d+, \d+, 5\)\s+value [\d.]+\s+LPS -?[\d.]+, -?[\d.]+, -?[\d.]+ mm$/);
+
+    // Window/level by right-drag: the numbers and the picture change.
+    const before = await page.getByTestId('window-values').innerText();
+    await page.mouse.down({ button: 'right' });
+    await page.mouse.move(cx + 120, cy + 60, { steps: 4 });
+    await page.mouse.up({ button: 'right' });
+    await settle(page);
+    expect(await page.getByTestId('window-values').innerText()).not.toBe(before);
+    expect(changed(first, await grab(page))).toBeGreaterThan(0.2);
+    await page.getByTestId('preset-auto').click();
+    await settle(page);
+    expect(changed(first, await grab(page))).toBeLessThan(0.01);
+
+    // A brush stroke with label 1 (RV, red).
+    expect(redPixels(first)).toBeLessThan(20);
+    await page.keyboard.press('b');
+    await page.keyboard.press('1');
+    await page.mouse.move(cx - 40, cy);
+    await page.mouse.down();
+    await page.mouse.move(cx + 40, cy + 10, { steps: 8 });
+    await page.mouse.up();
+    await settle(page);
+    const painted = await grab(page, 'viewer.png');
+    const red = redPixels(painted);
+    expect(red).toBeGreaterThan(400);
+    expect(await page.getByTestId('slice-annotated').isChecked()).toBe(true);
+
+    await page.keyboard.press('Control+z');
+    await settle(page);
+    const undone = await grab(page);
+    expect(redPixels(undone)).toBeLessThan(20);
+    expect(changed(first, undone)).toBeLessThan(0.01);
+    await page.keyboard.press('Control+Shift+z');
+    await settle(page);
+    expect(Math.abs(redPixels(await grab(page)) - red)).toBeLessThan(red * 0.02);
+
+    await page.getByTestId('save-state').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 });
+    const { studies } = await server.engine.call('library.listStudies', {});
+    const vol = studies[0]!.series[0]!.volumes.find((v) => v.name === 'patient001_frame01')!;
+    expect(vol.annotations.filter((a) => a.source === 'manual').map((a) => a.annotatedSlices)).toEqual([1]);
+
+    // Reload: the stroke comes back from the library exactly where it was.
+    await page.reload();
+    await page.getByTestId('volume-row').first().click();
+    await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
+    await page.locator('[data-testid="slice-view"] canvas').waitFor();
+    await expect.poll(async () => (await settle(page), redPixels(await grab(page))), { timeout: 15_000 }).toBeGreaterThan(red * 0.98);
+    const reloaded = await grab(page);
+    expect(changed(painted, reloaded)).toBeLessThan(0.01);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
