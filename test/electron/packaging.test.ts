@@ -56,7 +56,15 @@ describe('electron-builder configuration', () => {
         'node_modules/onnxruntime-node/**',
       ]),
     );
-    const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { main: string; scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as {
+      main: string;
+      scripts: Record<string, string>;
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    // electron-builder refuses electron among dependencies, and copies optional ones into the app.
+    expect(pkg.dependencies?.electron).toBeUndefined();
+    if (pkg.optionalDependencies?.electron) expect(c.files).toContain('!**/node_modules/electron/**');
     // package.json's main is the file build-electron writes.
     expect(pkg.main).toBe('dist/electron/main.js');
     expect(pkg.scripts.dist).toContain('electron-builder install-app-deps');
