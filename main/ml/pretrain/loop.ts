@@ -173,6 +173,11 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   let lastLoss: number | null = history.length ? history[history.length - 1]!.loss : null;
   let stopped: StopReason = byEpochs ? 'epochs' : 'steps';
   try {
+    if (step === 0 && validation.length === 0 && totalSteps > 0 && !opts.signal?.aborted && !(opts.until && Date.now() >= opts.until.getTime())) {
+      // The untrained network's validation loss: the baseline every later point of the curve compares with.
+      const v0 = await validate();
+      if (v0 !== null) validation.push({ step: 0, epoch: 0, loss: v0 });
+    }
     while (step < totalSteps) {
       if (opts.signal?.aborted) {
         stopped = 'cancelled';

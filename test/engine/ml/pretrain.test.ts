@@ -152,7 +152,8 @@ describe('pretraining loop', () => {
     expect(stepEvents[0]!.slicesPerSecond).toBeGreaterThan(0);
     expect(stepEvents[0]!.stepsPerEpoch).toBe(a.step / a.epoch);
     expect(events.some((e) => e.kind === 'validation' && Number.isFinite(e.validationLoss))).toBe(true);
-    expect(a.validation.length).toBeGreaterThan(0);
+    expect(a.validation[0]!.step).toBe(0);
+    expect(a.validation.length).toBeGreaterThan(1);
 
     const ck = await readCheckpoint(a.lastCheckpoint);
     expect(ck.header.step).toBe(8);
@@ -196,9 +197,13 @@ describe('pretraining loop', () => {
     expect(r.stopped).toBe('cancelled');
     expect(r.step).toBe(2);
     expect((await readCheckpoint(r.lastCheckpoint)).header.step).toBe(2);
-    const e = await runPretraining({ config: cfg, source, outDir: join(dir, 'epochs'), epochs: 2 });
+    // 4 slices, 1 held out, batch 2: one step per epoch.
+    const small = arraySliceSource(images.slice(0, 4), S);
+    const e = await runPretraining({ config: { ...cfg, train: { ...cfg.train, validationFraction: 0.25 } }, source: small, outDir: join(dir, 'epochs'), epochs: 2 });
     expect(e.stopped).toBe('epochs');
+    expect(e.step).toBe(2);
     expect(e.epoch).toBe(2);
+    expect(e.validation.map((v) => v.step)).toEqual([0, 1, 2]);
     const u = await runPretraining({ config: cfg, source, outDir: join(dir, 'until'), until: new Date(Date.now() - 1000) });
     expect(u.stopped).toBe('until');
     expect(u.step).toBe(0);
