@@ -5,3 +5,4 @@ export { decodeFile, decodeWithItk, readNativePixels, type DecodedFile, type Dec
 export { groupSeries, isoDate, type DicomSeriesInfo, type PlaneRef } from './series.js';
 export { readDicomHeader, type DicomFileHeader, type FrameHeader } from './header.js';
 export { DicomParseError, looksLikeDicom, parseDicom } from './dataset.js';
+export { readDicomSeg, labelsOnGrid, type DicomSegInfo, type DicomSegment, type LabelsOnGrid } from './seg.js';

@@ -3,12 +3,13 @@
  * Every file that is not usable gets a per-file error with a reason; nothing a file contains can make the
  * scan throw (only cancellation or an unreadable root does).
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { looksLikeDicom } from './dataset.js';
+import { looksLikeDicom, parseDicom } from './dataset.js';
 import { imageProblem, readDicomHeader, type DicomFileHeader } from './header.js';
 import { groupSeries, type DicomSeriesInfo } from './series.js';
-import { nonImageReason } from './tags.js';
+import { segInfoFromDataSet, type DicomSegInfo } from './seg.js';
+import { nonImageReason, SOP } from './tags.js';
 
 export interface DicomFileError {
   path: string;
@@ -21,6 +22,8 @@ export interface DicomScanResult {
   errors: DicomFileError[];
   /** Files skipped as not DICOM at all (wrong magic), e.g. README, NIfTI, JPEG. */
   skipped: DicomFileError[];
+  /** DICOM SEG files (only with `includeSegmentations`; otherwise they are reported in `errors`). */
+  segmentations: DicomSegInfo[];
   filesSeen: number;
 }
 
@@ -33,6 +36,8 @@ export interface DicomScanOptions {
    * always reported, because the user clearly meant them as DICOM.
    */
   strict?: boolean;
+  /** List DICOM SEG files in `segmentations` (read them with readDicomSeg) instead of reporting them as errors. */
+  includeSegmentations?: boolean;
 }
 
 const DICOM_NAME = /\.(dcm|dicom|ima)$/i;
@@ -71,9 +76,9 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
-type FileOutcome = { header: DicomFileHeader } | { error: string } | { skip: string };
+type FileOutcome = { header: DicomFileHeader } | { seg: DicomSegInfo } | { error: string } | { skip: string };
 
-async function examine(path: string, strict: boolean): Promise<FileOutcome> {
+async function examine(path: string, strict: boolean, segs: boolean): Promise<FileOutcome> {
   const named = DICOM_NAME.test(path) || basename(path) === 'DICOMDIR';
   if (!named && OTHER_NAME.test(path)) return { skip: 'not DICOM (file type)' };
   try {
@@ -85,6 +90,11 @@ async function examine(path: string, strict: boolean): Promise<FileOutcome> {
       return named || strict ? { error: reason } : { skip: reason };
     }
     const header = await readDicomHeader(path);
+    if (segs && header.sopClassUid === SOP.SEG) {
+      if (!header.hasPixelData) return { error: 'DICOM SEG without Pixel Data' };
+      const parsed = parseDicom(await readFile(path));
+      return { seg: segInfoFromDataSet(path, parsed.transferSyntax, parsed.dataset) };
+    }
     const nonImage = nonImageReason(header.sopClassUid);
     if (nonImage) return { error: nonImage };
     const problem = imageProblem(header);
@@ -100,20 +110,22 @@ async function examine(path: string, strict: boolean): Promise<FileOutcome> {
  * call `readDicomSeries(info)` for that.
  */
 export async function scanDicom(root: string, options: DicomScanOptions = {}): Promise<DicomScanResult> {
-  const { signal, onProgress, strict = false } = options;
+  const { signal, onProgress, strict = false, includeSegmentations = false } = options;
   const files = await listFiles(root, signal);
   const headers: DicomFileHeader[] = [];
   const errors: DicomFileError[] = [];
   const skipped: DicomFileError[] = [];
+  const segmentations: DicomSegInfo[] = [];
   let done = 0;
   for (const path of files) {
     signal?.throwIfAborted();
-    const outcome = await examine(path, strict);
+    const outcome = await examine(path, strict, includeSegmentations);
     if ('header' in outcome) headers.push(outcome.header);
+    else if ('seg' in outcome) segmentations.push(outcome.seg);
     else if ('error' in outcome) errors.push({ path, reason: outcome.error });
     else skipped.push({ path, reason: outcome.skip });
     onProgress?.(++done, files.length);
   }
   const series = groupSeries(headers, (path, reason) => errors.push({ path, reason }));
-  return { series, errors, skipped, filesSeen: files.length };
+  return { series, errors, skipped, segmentations, filesSeen: files.length };
 }

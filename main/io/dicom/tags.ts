@@ -114,6 +114,13 @@ export const T = {
   // Siemens private: number of tiles in a MOSAIC image (CSA "NumberOfImagesInMosaic").
   SiemensNumberOfImagesInMosaic: 0x0019100a,
   FrameTime: 0x00181063,
+  ReferencedSeriesSequence: 0x00081115,
+  ReferencedInstanceSequence: 0x0008114a,
+  ReferencedSOPInstanceUID: 0x00081155,
+  SegmentSequence: 0x00620002,
+  SegmentNumber: 0x00620004,
+  SegmentLabel: 0x00620005,
+  SegmentationType: 0x00620001,
 } as const;
 
 /**
