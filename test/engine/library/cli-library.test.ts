@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,8 +36,7 @@ describe('pix2rep import / studies / export', () => {
     const ex = runCli(['export', study.id, '--out', out, '--workspace', ws]);
     expect(ex.status).toBe(0);
     expect(readdirSync(out)).toEqual(['scan_gt.nii.gz']);
-    expect(runCli(['export', 'nobody', '--out', out, '--workspace', ws]).status).toBe(1);
-    expect(runCli(['export', study.id, '--workspace', ws]).status).toBe(2);
+    // (Unknown targets and missing --out are the engine's NOT_FOUND and a UsageError: tested without spawning.)
   });
 
   it('reports every skipped file with its reason', () => {
@@ -50,28 +50,32 @@ describe('pix2rep import / studies / export', () => {
 describe.skipIf(!hasData('acdc'))('an import killed midway', () => {
   it('leaves a consistent catalogue, and a re-import completes it', async () => {
     const ws = tempDir('ws');
-    const patients = ['001', '002', '003', '004', '005', '006', '007', '008'].map((n) => dataPath(`acdc/training/patient${n}`));
+    const ids = ['001', '002', '003', '004', '005', '006', '007', '008', '009', '010', '021', '022', '023', '024', '025', '026'];
+    const patients = ids.map((n) => dataPath(`acdc/training/patient${n}`));
     const child = spawnCli(['import', ...patients, '--workspace', ws]);
-    // The non-TTY progress bar prints a line every 10%: kill after the first 30%.
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      child.stderr!.on('data', (d) => {
-        err += d;
-        if (/import \[[#.]+\] ([3-9]\d)%/.test(err)) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.on('exit', () => resolve());
-      child.on('error', reject);
-    });
-    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+    const exited = new Promise((r) => child.once('exit', r));
+    // Watch the catalogue itself (not the child's buffered output) and kill once a few volumes are in.
+    const catalog = join(ws, 'catalog.sqlite');
+    let killed = false;
+    while (!killed && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (!existsSync(catalog)) continue;
+      try {
+        const db = new Database(catalog, { readonly: true, fileMustExist: true });
+        const n = (db.prepare('SELECT COUNT(*) AS n FROM volumes').get() as { n: number }).n;
+        db.close();
+        if (n >= 3) killed = child.kill('SIGKILL');
+      } catch {
+        // schema not created yet, or the catalogue is busy: look again
+      }
+    }
+    await exited;
     expect(child.signalCode).toBe('SIGKILL');
 
     const lib = openLibrary(ws, { orphanMinAgeMs: 0 });
     const n = lib.catalog.counts();
     expect(n.volumes).toBeGreaterThan(0);
-    expect(n.volumes).toBeLessThan(16);
+    expect(n.volumes).toBeLessThan(32);
     const emptyStudies = lib.db.prepare(
       'SELECT COUNT(*) AS n FROM studies st WHERE NOT EXISTS (SELECT 1 FROM series se JOIN volumes v ON v.series_id = se.id WHERE se.study_id = st.id)',
     ).get() as { n: number };
@@ -83,8 +87,8 @@ describe.skipIf(!hasData('acdc'))('an import killed midway', () => {
     expect(lib.db.pragma('integrity_check', { simple: true })).toBe('ok');
 
     const r = await importPaths(lib, { paths: patients });
-    expect(r.volumesAdded + r.alreadyPresent).toBe(16);
-    expect(lib.catalog.counts()).toEqual({ patients: 8, studies: 8, series: 8, volumes: 16, annotations: 16 });
+    expect(r.volumesAdded + r.alreadyPresent).toBe(32);
+    expect(lib.catalog.counts()).toEqual({ patients: 16, studies: 16, series: 16, volumes: 32, annotations: 32 });
     lib.close();
   });
 });
