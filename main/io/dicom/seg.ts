@@ -89,7 +89,7 @@ export async function readDicomSeg(info: DicomSegInfo): Promise<Volume> {
     spacing: [image.spacing[0] ?? 1, image.spacing[1] ?? 1, image.spacing[2] ?? 1],
     origin: [image.origin[0] ?? 0, image.origin[1] ?? 0, image.origin[2] ?? 0],
     // itk-wasm stores the direction row-major, like Volume.
-    direction: Array.from(image.direction).map((v) => v || 0) as Mat3,
+    direction: Array.from(image.direction as ArrayLike<number>, (v) => v || 0) as Mat3,
     data,
   };
 }
