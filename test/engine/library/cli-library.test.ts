@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { writeNifti } from '../../../main/io/nifti.js';
 import { openLibrary } from '../../../main/library/library.js';
 import { importPaths } from '../../../main/library/import/pipeline.js';
+import { UsageError } from '../../../main/cli/command.js';
+import { exportCommand } from '../../../main/cli/commands/export.js';
+import { importCommand } from '../../../main/cli/commands/import.js';
 import { runCli, spawnCli } from '../../support/cli.js';
 import { dataPath, hasData } from '../../support/data.js';
 import { tempDir, tinyLabels, tinyVolume } from './helpers.js';
@@ -37,6 +40,12 @@ describe('pix2rep import / studies / export', () => {
     expect(ex.status).toBe(0);
     expect(readdirSync(out)).toEqual(['scan_gt.nii.gz']);
     // (Unknown targets and missing --out are the engine's NOT_FOUND and a UsageError: tested without spawning.)
+  });
+
+  it('usage errors: export needs one target and --out, import needs a path', async () => {
+    await expect(exportCommand.run(['study-x'])).rejects.toThrow(UsageError);
+    await expect(exportCommand.run(['a', 'b', '--out', 'o'])).rejects.toThrow(UsageError);
+    await expect(importCommand.run([])).rejects.toThrow(UsageError);
   });
 
   it('reports every skipped file with its reason', () => {
