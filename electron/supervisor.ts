@@ -4,7 +4,7 @@
  * logic (pending requests failing with a typed error on a crash, visible notices, restart with backoff) is
  * tested against a real engine process where no Electron binary exists.
  */
-import type { EventData, ResponseEnvelope } from '../main/contract/index.js';
+import type { ErrorCode, EventData, ResponseEnvelope } from '../main/contract/index.js';
 import { isEngineToHost, type EngineToHost, type HostToEngine } from '../main/engine/process-protocol.js';
 import { methodOf, requestIdOf } from './trust.js';
 
@@ -239,7 +239,7 @@ export class EngineSupervisor {
     for (const p of [...this.pending.values()]) {
       if (!p.sent && !includeUnsent) continue;
       this.pending.delete(p.seq);
-      p.resolve(failure(p.message, 'INTERNAL', why(p), { reason: 'engine-unavailable' }));
+      p.resolve(failure(p.message, 'ENGINE_UNAVAILABLE', why(p)));
     }
   }
 
@@ -248,7 +248,7 @@ export class EngineSupervisor {
   }
 }
 
-function failure(message: string, code: 'INTERNAL', text: string, details?: unknown): string {
+function failure(message: string, code: ErrorCode, text: string, details?: unknown): string {
   const response: ResponseEnvelope = {
     id: requestIdOf(message),
     ok: false,

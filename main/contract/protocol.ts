@@ -29,6 +29,8 @@ export const ErrorCode = z.enum([
   'CANCELLED',
   /** The transport refused the caller (missing or wrong token, wrong sender). */
   'UNAUTHORIZED',
+  /** The engine process is down (crashed, restarting): retry once it reports `engine.ready`. */
+  'ENGINE_UNAVAILABLE',
   /** A bug or an unexpected failure inside the engine; the engine keeps serving. */
   'INTERNAL',
 ]);

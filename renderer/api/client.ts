@@ -168,6 +168,8 @@ export function describeApiError(err: unknown, what?: string): string {
       return `${prefix}this version of the engine cannot do that yet (${err.method} is not available).`;
     case 'DISCONNECTED':
       return `${prefix}${err.message}.`;
+    case 'ENGINE_UNAVAILABLE':
+      return `${prefix}the engine stopped and is restarting; try again in a moment (${err.message}).`;
     case 'CANCELLED':
       return `${prefix}cancelled.`;
     case 'BAD_INPUT':

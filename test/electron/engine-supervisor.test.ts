@@ -112,7 +112,7 @@ describe('engine supervisor (real engine process over child_process.fork)', () =
     await new Promise((r) => setTimeout(r, 50));
     first.kill('SIGKILL');
     const failed = JSON.parse(await inflight);
-    expect(failed).toMatchObject({ id: 'doomed', ok: false, error: { code: 'INTERNAL', details: { reason: 'engine-unavailable' } } });
+    expect(failed).toMatchObject({ id: 'doomed', ok: false, error: { code: 'ENGINE_UNAVAILABLE' } });
     expect(failed.error.message).toContain('engine.status');
     expect(failed.error.message).toContain('SIGKILL');
 
@@ -145,7 +145,7 @@ describe('engine supervisor (real engine process over child_process.fork)', () =
     // A request made meanwhile waits for an engine; stopping the app answers it instead of leaving it hanging.
     const waiting = h.supervisor.request(req('w', 'engine.ping'));
     await h.supervisor.stop();
-    expect(JSON.parse(await waiting)).toMatchObject({ id: 'w', ok: false, error: { code: 'INTERNAL' } });
+    expect(JSON.parse(await waiting)).toMatchObject({ id: 'w', ok: false, error: { code: 'ENGINE_UNAVAILABLE' } });
     expect(h.supervisor.state).toBe('stopped');
   });
 
