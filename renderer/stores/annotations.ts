@@ -3,6 +3,8 @@ import { computed, markRaw, ref, shallowRef } from 'vue';
 import type { LabelSpec } from '../../main/contract/index.js';
 import { describeApiError, useClient } from '../api/index.js';
 import { SliceEdit, applyDiff, type SliceDiff } from '../tools/edit.js';
+import { interpolateSlice } from '../tools/distance.js';
+import type { SliceGrid } from '../tools/grid.js';
 import { EditHistory, type EditCommand } from '../tools/history.js';
 import { base64ToBytes, bytesToBase64 } from '../viewer/voxels.js';
 
@@ -185,6 +187,37 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     return cmd;
   }
 
+  /**
+   * Fill the unannotated slices between consecutive annotated ones of a frame by shape-based
+   * interpolation, as one undoable command. The filled slices stay unmarked: nobody has checked them yet.
+   * Returns how many slices changed.
+   */
+  function fillBetween(frame: number, grid: SliceGrid): number {
+    end();
+    const ks = annotated.value[frame] ?? [];
+    const diffs: SliceDiff[] = [];
+    for (let n = 0; n + 1 < ks.length; n++) {
+      const ka = ks[n]!;
+      const kb = ks[n + 1]!;
+      const a = sliceOf(frame, ka);
+      const b = sliceOf(frame, kb);
+      if (!a || !b) continue;
+      for (let k = ka + 1; k < kb; k++) {
+        const target = sliceOf(frame, k)!;
+        const edit = new SliceEdit(target, frame, k);
+        const next = interpolateSlice(a, b, (k - ka) / (kb - ka), grid);
+        for (let i = 0; i < next.length; i++) if (target[i] !== next[i]) edit.set(i, next[i]!);
+        const d = edit.finish();
+        if (d) diffs.push(d);
+      }
+    }
+    if (diffs.length === 0) return 0;
+    history.push({ name: 'fill between slices', diffs });
+    historySize.value = history.size;
+    touched(diffs);
+    return diffs.length;
+  }
+
   const undo = () => (end(), replay(history.undo(), 'before'));
   const redo = () => (end(), replay(history.redo(), 'after'));
 
@@ -290,7 +323,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
   return {
     volumeId, annotationId, dims, maps, revision, labels, labelOrder, palette, activeLabel, opacity, outline, annotated,
     saveState, saveError, historySize,
-    open, ensureFrame, sliceOf, isAnnotated, setAnnotated, begin, currentEdit, changed, end, undo, redo,
+    open, ensureFrame, sliceOf, isAnnotated, setAnnotated, begin, currentEdit, changed, end, undo, redo, fillBetween,
     renameLabel, recolourLabel, toggleLabel, addLabel, flush, setPalette,
   };
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { distanceMm, interpolateSlice, signedDistance } from '../../renderer/tools/distance.js';
 import { SliceEdit, applyDiff } from '../../renderer/tools/edit.js';
 import { EditHistory } from '../../renderer/tools/history.js';
 import { discIndices, fillPolygon, floodFill, paintDisc, paintSegment, polygonIndices } from '../../renderer/tools/paint.js';
@@ -170,5 +171,34 @@ describe('flood fill and polygon fill', () => {
     fillPolygon(new SliceEdit(tri, 0, 0), g, [{ i: 0, j: 0 }, { i: 4, j: 0 }, { i: 0, j: 4 }], 5);
     expect(setVoxels(tri, g)).toEqual(['0,0', '1,0', '2,0', '3,0', '0,1', '1,1', '2,1', '0,2', '1,2', '0,3'].sort());
     expect(polygonIndices(g, square.slice(0, 2))).toEqual([]);
+  });
+});
+
+describe('distance transform and fill-between-slices', () => {
+  it('matches brute force on an anisotropic grid with scattered features', () => {
+    const g = { nx: 9, ny: 7, sx: 0.7, sy: 1.9 };
+    const feats = new Set([3, 17, 40, 41, 62]);
+    const d = distanceMm((n) => feats.has(n), g);
+    for (let n = 0; n < 63; n++) {
+      let best = Infinity;
+      for (const f of feats) best = Math.min(best, Math.hypot(((n % 9) - (f % 9)) * 0.7, (Math.floor(n / 9) - Math.floor(f / 9)) * 1.9));
+      expect(d[n]).toBeCloseTo(best, 9);
+    }
+    expect(distanceMm(() => false, g).every((x) => x === Infinity)).toBe(true);
+  });
+
+  it('signed distance is negative inside, positive outside, in mm', () => {
+    const g = { nx: 5, ny: 1, sx: 2, sy: 1 };
+    expect(Array.from(signedDistance(Uint8Array.from([0, 1, 1, 1, 0]), 1, g))).toEqual([2, -2, -4, -2, 2]);
+  });
+
+  it('halfway between a band 3 wide and one 7 wide lies a band 5 wide; identical shapes stay identical', () => {
+    const g = { nx: 12, ny: 3, sx: 1, sy: 1 };
+    const band = (from: number, to: number) => Uint8Array.from({ length: 36 }, (_, n) => (n % 12 >= from && n % 12 <= to ? 2 : 0));
+    const mid = interpolateSlice(band(2, 4), band(2, 8), 0.5, g);
+    expect(Array.from(mid)).toEqual(Array.from(band(2, 6)));
+    expect(Array.from(interpolateSlice(band(3, 5), band(3, 5), 0.3, g))).toEqual(Array.from(band(3, 5)));
+    // A label present on one side only is not invented between.
+    expect(interpolateSlice(band(2, 4), new Uint8Array(36), 0.5, g).every((v) => v === 0)).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: '↑ / ↓, wheel', action: 'Previous / next slice' },
   { keys: '← / →', action: 'Previous / next frame' },
   { keys: 'Space', action: 'Play / pause the cine' },
+  { keys: 'I', action: 'Fill the unannotated slices between annotated ones (interpolation)' },
   { keys: 'A', action: 'Mark / unmark the slice as annotated' },
   { keys: 'T', action: 'Threshold-limited painting on / off' },
   { keys: 'O', action: 'Label fill / outline' },
