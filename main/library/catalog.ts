@@ -120,7 +120,10 @@ export class Catalog {
   }
 
   hasAnnotation(volumeId: string, sha256: string): boolean {
-    return this.db.prepare('SELECT 1 FROM annotations WHERE volume_id = ? AND content_sha256 = ?').get(volumeId, sha256) !== undefined;
+    return (
+      this.db.prepare("SELECT 1 FROM annotations WHERE volume_id = ? AND content_sha256 = ? AND source = 'imported'").get(volumeId, sha256) !==
+      undefined
+    );
   }
 
   /**
@@ -177,7 +180,7 @@ export class Catalog {
     }).immediate();
   }
 
-  /** Add an annotation to an existing volume; null when the same label content is already there. */
+  /** Add an imported annotation to an existing volume; null when the same label content is already there. */
   addAnnotation(volumeId: string, a: AnnotationRecord): string | null {
     return this.db.transaction(() => {
       if (this.hasAnnotation(volumeId, a.contentSha256)) return null;
@@ -185,8 +188,43 @@ export class Catalog {
     }).immediate();
   }
 
-  private insertAnnotation(volumeId: string, a: AnnotationRecord, t: string): string {
-    const id = newId('ann');
+  /** Insert a drawn or predicted annotation (no duplicate check: users may keep several versions). */
+  insertAnnotationRow(volumeId: string, a: AnnotationRecord, id = newId('ann')): string {
+    return this.db.transaction(() => this.insertAnnotation(volumeId, a, now(), id)).immediate();
+  }
+
+  /** Point an annotation at new voxels (a saved edit): file, hash, labels and annotated slices together. */
+  updateAnnotationContent(id: string, a: Pick<AnnotationRecord, 'contentSha256' | 'storedPath' | 'labels' | 'slices'>): void {
+    this.db.transaction(() => {
+      const r = this.db
+        .prepare('UPDATE annotations SET content_sha256 = ?, stored_path = ?, labels = ?, updated_at = ? WHERE id = ?')
+        .run(a.contentSha256, a.storedPath, JSON.stringify(a.labels), now(), id);
+      if (r.changes !== 1) throw new Error(`no annotation ${id}`);
+      this.db.prepare('DELETE FROM annotated_slices WHERE annotation_id = ?').run(id);
+      const ins = this.db.prepare('INSERT INTO annotated_slices (annotation_id, frame, slice) VALUES (?, ?, ?)');
+      for (const [f, s] of a.slices) ins.run(id, f, s);
+    }).immediate();
+  }
+
+  deleteAnnotation(id: string): boolean {
+    return this.db.prepare('DELETE FROM annotations WHERE id = ?').run(id).changes === 1;
+  }
+
+  /** Patient identity key of a volume (`acdc:…`, `dicom:…`, `nifti:…`). */
+  patientKeyOfVolume(volumeId: string): string | null {
+    const r = this.db
+      .prepare('SELECT p.patient_key AS k FROM volumes v JOIN series se ON se.id = v.series_id JOIN studies st ON st.id = se.study_id JOIN patients p ON p.id = st.patient_id WHERE v.id = ?')
+      .get(volumeId) as { k: string } | undefined;
+    return r?.k ?? null;
+  }
+
+  /** How many rows refer to a stored file (a file is deleted only when none do). */
+  storedPathRefs(rel: string): number {
+    const q = 'SELECT (SELECT COUNT(*) FROM volumes WHERE stored_path = ?) + (SELECT COUNT(*) FROM annotations WHERE stored_path = ?) AS n';
+    return (this.db.prepare(q).get(rel, rel) as { n: number }).n;
+  }
+
+  private insertAnnotation(volumeId: string, a: AnnotationRecord, t: string, id = newId('ann')): string {
     this.db
       .prepare(
         `INSERT INTO annotations (id, volume_id, source, model_id, name, labels, content_sha256, source_path, stored_path, created_at, updated_at)

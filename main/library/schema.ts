@@ -101,10 +101,11 @@ CREATE TABLE annotations (
   source_path    TEXT,           -- the imported label map, when source = imported
   stored_path    TEXT NOT NULL,
   created_at     TEXT NOT NULL,
-  updated_at     TEXT NOT NULL,
-  UNIQUE (volume_id, content_sha256)
+  updated_at     TEXT NOT NULL
 );
 CREATE INDEX annotations_volume ON annotations(volume_id);
+-- Re-importing a label map must not duplicate it; drawn or predicted copies of the same voxels may exist.
+CREATE UNIQUE INDEX annotations_imported_content ON annotations(volume_id, content_sha256) WHERE source = 'imported';
 
 CREATE TABLE annotated_slices (
   annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
