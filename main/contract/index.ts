@@ -6,21 +6,25 @@ import type { z } from 'zod';
 import { engineEvents, engineMethods } from './engine.js';
 import { libraryEvents, libraryMethods } from './library.js';
 import { annotationMethods } from './annotations.js';
+import { jobEvents, jobMethods } from './jobs.js';
 
 export * from './protocol.js';
 export * from './engine.js';
 export * from './library.js';
 export * from './annotations.js';
+export * from './jobs.js';
 
 export const methods = {
   ...engineMethods,
   ...libraryMethods,
   ...annotationMethods,
+  ...jobMethods,
 };
 
 export const events = {
   ...engineEvents,
   ...libraryEvents,
+  ...jobEvents,
 };
 
 export type Methods = typeof methods;

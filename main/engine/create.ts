@@ -3,6 +3,7 @@ import { Engine } from './engine.js';
 import { engineStatus } from './status.js';
 import { libraryHandlers } from '../library/handlers.js';
 import { annotationHandlers } from '../library/annotation-handlers.js';
+import { jobHandlers } from '../jobs/handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -22,5 +23,6 @@ export function createEngine(opts: EngineOptions): Engine {
   });
   engine.register(libraryHandlers(workspace));
   engine.register(annotationHandlers(workspace));
+  engine.register(jobHandlers(workspace));
   return engine;
 }

@@ -1,0 +1,62 @@
+/**
+ * The runner's notion of time. Schedules ("22:00 to 07:00") are decided against `now()` and re-checked on
+ * `setTimeout` ticks, so a test can drive a whole night with a manual clock instead of waiting for it.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    // The runner's poll timer must not by itself keep a CLI process alive after everything else ended.
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** A clock that moves only when told to; due timers fire in time order during `advance`/`set`. */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start: number | Date) {
+    this.t = typeof start === 'number' ? start : start.getTime();
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  advance(ms: number): void {
+    this.set(this.t + ms);
+  }
+
+  set(to: number | Date): void {
+    const target = typeof to === 'number' ? to : to.getTime();
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | null = null;
+      for (const e of this.timers) if (e[1].at <= target && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+    }
+    this.t = Math.max(this.t, target);
+  }
+}

@@ -1,0 +1,79 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine } from '../../../main/engine/create.js';
+import { writeNifti } from '../../../main/io/nifti-write.js';
+import type { Mat3 } from '../../../main/io/volume.js';
+import { openLibrary, type Library } from '../../../main/library/library.js';
+import { JobStore, type JobRow } from '../../../main/jobs/store.js';
+
+/**
+ * A workspace holding two small synthetic cine volumes (24×24 px, 3 slices, 2 frames: 12 slices), imported
+ * through the library like real data, and the parameters of a tiny pretraining job on it.
+ */
+export async function syntheticWorkspace(tag: string): Promise<{ workspace: string; cleanup: () => void }> {
+  const root = mkdtempSync(join(tmpdir(), `p2r-jobs-${tag}-`));
+  const src = join(root, 'src');
+  const workspace = join(root, 'ws');
+  for (let v = 0; v < 2; v++) {
+    const [ni, nj, nk, nt] = [24, 24, 3, 2];
+    const data = new Int16Array(ni * nj * nk * nt);
+    for (let t = 0; t < nt; t++)
+      for (let k = 0; k < nk; k++)
+        for (let j = 0; j < nj; j++)
+          for (let i = 0; i < ni; i++) {
+            const r = Math.hypot(i - 11 - v, j - 12 + k);
+            data[((t * nk + k) * nj + j) * ni + i] = r < 4 + t ? 900 : r < 7 + t ? 400 : 60 + ((i * 7 + j * 3) % 40);
+          }
+    mkdirSync(join(src, `patient${v}`), { recursive: true });
+    await writeNifti(join(src, `patient${v}`, `cine${v}.nii.gz`), {
+      dims: [ni, nj, nk],
+      frames: nt,
+      spacing: [1.5, 1.5, 8],
+      origin: [0, 0, 0],
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as Mat3,
+      data,
+    });
+  }
+  const report = await createEngine({ workspace }).call('library.import', { paths: [src] });
+  if (report.volumesAdded !== 2) throw new Error(`fixture import added ${report.volumesAdded} volumes`);
+  return { workspace, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** A pretraining job small enough for a test: 16² slices, a 2-level base-4 U-Net. */
+export function tinyPretrain(steps: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    steps,
+    batch: 2,
+    size: 16,
+    config: {
+      model: { unet: { levels: 2, base: 4, embedding: 8 }, head: { hidden: 8, out: 8 } },
+      loss: { samples: 48 },
+      train: { seed: 3, validationFraction: 0.2 },
+    },
+    ...extra,
+  };
+}
+
+export const WORKER_ENV = { PIX2REP_BACKEND: 'wasm' };
+
+/** A second connection to the catalogue, as another process would have. */
+export function openStore(workspace: string): { lib: Library; store: JobStore } {
+  const lib = openLibrary(workspace);
+  return { lib, store: new JobStore(lib.db, lib.layout.root) };
+}
+
+export async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function jobIn(store: JobStore, id: string, ...status: JobRow['status'][]): JobRow | null {
+  const row = store.get(id);
+  return row && status.includes(row.status) ? row : null;
+}
