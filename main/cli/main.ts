@@ -27,13 +27,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(appVersion() + '\n');
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`pix2rep: unknown command "${name}"\n\n${help()}\n`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${cmd.summary}\n\n${cmd.usage}\n`);
+    process.stdout.write(`${entry.summary}\n\n${cmd.usage}\n`);
     return 0;
   }
   try {

@@ -1,11 +1,23 @@
 import type { Command } from './command.js';
-import { doctorCommand } from './commands/doctor.js';
-import { serveCommand } from './commands/serve.js';
-import { exportCommand } from './commands/export.js';
-import { importCommand } from './commands/import.js';
-import { studiesCommand } from './commands/studies.js';
-import { benchCommand } from './commands/bench.js';
-import { evaluateCommand } from './commands/evaluate.js';
 
-/** Every `pix2rep` sub-command, in the order `--help` lists them. */
-export const commands: Command[] = [serveCommand, doctorCommand, importCommand, studiesCommand, exportCommand, evaluateCommand, benchCommand];
+/** A sub-command as `--help` lists it; its module (and the engine parts it needs) loads only when it runs. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+/**
+ * Every `pix2rep` sub-command, in the order `--help` lists them. Loading is lazy because importing every
+ * command pulls in the whole engine (tfjs, itk-wasm, SQLite): seconds of start-up for `--help`.
+ * test/engine/cli/registry.test.ts checks that each entry's name and summary equal its command module's.
+ */
+export const commands: CommandEntry[] = [
+  { name: 'serve', summary: 'Serve the workstation UI to a browser on this machine (127.0.0.1 only, per-run token).', load: async () => (await import('./commands/serve.js')).serveCommand },
+  { name: 'doctor', summary: 'Check this machine: Node and Electron versions, compute backends, workspace.', load: async () => (await import('./commands/doctor.js')).doctorCommand },
+  { name: 'import', summary: 'Import DICOM folders and NIfTI files into the workspace library (idempotent).', load: async () => (await import('./commands/import.js')).importCommand },
+  { name: 'studies', summary: 'List the studies in the workspace library with their series, volumes and annotations.', load: async () => (await import('./commands/studies.js')).studiesCommand },
+  { name: 'export', summary: "Write a study's, volume's or single annotation's label maps as NIfTI in the volume geometry.", load: async () => (await import('./commands/export.js')).exportCommand },
+  { name: 'evaluate', summary: 'Compare predicted label maps with references: Dice and HD95 (mm) per structure, per volume and mean.', load: async () => (await import('./commands/evaluate.js')).evaluateCommand },
+  { name: 'bench', summary: 'Measure training-step and inference speed of the U-Net on this machine.', load: async () => (await import('./commands/bench.js')).benchCommand },
+];
