@@ -19,15 +19,16 @@ import type { Task, TaskContext } from './task.js';
  */
 export const pretrainTask: Task = async (ctx) => {
   const p = parseParams(PretrainJobParams, ctx.job.params, 'pretrain');
-  const backend = await initBackend(p.backend ? { backend: p.backend } : {});
-  ctx.log(`backend ${backend.name} (${backend.reason})`);
   const overrides = {
     ...(p.config ?? {}),
     loss: { ...((p.config?.loss as object | undefined) ?? {}), method: p.method },
     train: { ...((p.config?.train as object | undefined) ?? {}), ...(p.batch ? { batch: p.batch } : {}) },
     preprocess: { ...((p.config?.preprocess as object | undefined) ?? {}), ...(p.size ? { size: p.size } : {}) },
   } as PretrainOverrides;
+  // Before the backend starts: a configuration that cannot train fails in a second, not after a minute.
   const config = pretrainConfig(p.preset, overrides);
+  const backend = await initBackend(p.backend ? { backend: p.backend } : {});
+  ctx.log(`backend ${backend.name} (${backend.reason})`);
 
   const layout = workspaceLayout(ctx.job.workspace);
   const db = new Database(layout.catalog, { fileMustExist: true });
