@@ -38,6 +38,27 @@ export interface DecodedFile {
   integer: boolean;
 }
 
+/**
+ * itk-wasm's Emscripten modules print their C++ chatter with console.log/console.error, which would corrupt
+ * a CLI's --json stdout. Capture it while a pipeline runs; callers use the lines in error reasons.
+ */
+export async function capturingConsole<R>(run: () => Promise<R>, lines: string[]): Promise<R> {
+  const { log, error, warn } = console;
+  const keep = (...args: unknown[]) => {
+    lines.push(args.map(String).join(' '));
+  };
+  console.log = keep;
+  console.error = keep;
+  console.warn = keep;
+  try {
+    return await run();
+  } finally {
+    console.log = log;
+    console.error = error;
+    console.warn = warn;
+  }
+}
+
 /** itk-wasm rejects with plain objects or Errors whose message may be a whole stderr dump. */
 function itkReason(err: unknown): string {
   const raw =
@@ -84,10 +105,12 @@ function typeRange(a: VoxelArray): [number, number] {
 export async function decodeWithItk(path: string): Promise<DecodedFile> {
   if (!isAbsolute(path)) throw new DicomReadError(path, 'path must be absolute for the DICOM decoder');
   let result;
+  const chatter: string[] = [];
   try {
-    result = await gdcmReadImageNode(path);
+    result = await capturingConsole(() => gdcmReadImageNode(path), chatter);
   } catch (err) {
-    throw new DicomReadError(path, `pixel data cannot be decoded: ${itkReason(err)}`);
+    const said = [...new Set(chatter.map((s) => s.trim()).filter(Boolean))].slice(0, 2).join('; ');
+    throw new DicomReadError(path, `pixel data cannot be decoded: ${said || itkReason(err)}`);
   }
   const image = result?.image;
   if (!result?.couldRead || !image?.data) throw new DicomReadError(path, 'pixel data cannot be decoded (GDCM could not read the file)');

@@ -6,7 +6,7 @@ import { isAbsolute } from 'node:path';
 import { readSegmentationNode } from '@itk-wasm/dicom';
 import { indexToPoint, type Mat3, type Vec3, type Volume, type VoxelArray } from '../volume.js';
 import type { DataSet } from './dataset.js';
-import { DicomReadError } from './pixels.js';
+import { capturingConsole, DicomReadError } from './pixels.js';
 import { isoDate } from './series.js';
 import { NATIVE_SYNTAXES, T, TRANSFER_SYNTAX_NAMES } from './tags.js';
 
@@ -52,10 +52,12 @@ export function segInfoFromDataSet(path: string, transferSyntax: string, ds: Dat
   };
 }
 
+/** The lines of dcmqi's output (or of a thrown value) that explain a failure; '' when none do. */
 function reason(err: unknown): string {
   const raw = err instanceof Error ? err.message : err && typeof err === 'object' && 'message' in err ? String((err as { message: unknown }).message) : String(err);
-  const lines = raw.split('\n').map((s) => s.trim()).filter((s) => /^(E:|ERROR)|not a single scalar/i.test(s));
+  const lines = [...new Set(raw.split('\n').map((s) => s.trim()).filter((s) => /^(E:|ERROR)|not a single scalar/i.test(s)))];
   if (lines.length) return lines.join(' ');
+  if (typeof err === 'string') return '';
   return /^\d*$/.test(raw.trim()) ? 'dcmqi failed (overlapping segments or an encoding it cannot decode)' : raw.split('\n')[0]!;
 }
 
@@ -71,10 +73,11 @@ export async function readDicomSeg(info: DicomSegInfo): Promise<Volume> {
     throw new DicomReadError(info.path, `SEG in ${TRANSFER_SYNTAX_NAMES[info.transferSyntax] ?? info.transferSyntax} is not supported (only uncompressed SEG)`);
   }
   let result;
+  const chatter: string[] = [];
   try {
-    result = await readSegmentationNode(info.path);
+    result = await capturingConsole(() => readSegmentationNode(info.path), chatter);
   } catch (err) {
-    throw new DicomReadError(info.path, `SEG cannot be read: ${reason(err)}`);
+    throw new DicomReadError(info.path, `SEG cannot be read: ${reason(chatter.join('\n')) || reason(err)}`);
   }
   const image = result?.segImage;
   if (!image?.data) throw new DicomReadError(info.path, 'SEG cannot be read: no label image');

@@ -2,6 +2,7 @@
  * Grouping of DICOM file headers into image series, and the layout of each series as a volume:
  * which (file, frame) fills which (slice, time point), with the grid geometry in LPS.
  */
+import { createHash } from 'node:crypto';
 import type { Mat3, Vec3 } from '../volume.js';
 import type { DicomFileHeader, FrameHeader } from './header.js';
 
@@ -305,7 +306,6 @@ function seriesVolumes(uid: string, files: DicomFileHeader[]): DicomSeriesInfo[]
       }
     });
     // Duplicate SOP instances (the same file copied twice) would otherwise look like time frames.
-    let index = 0;
     for (const [key, planes0] of stacks) {
       const warnings: string[] = [];
       const seen = new Set<string>();
@@ -320,7 +320,8 @@ function seriesVolumes(uid: string, files: DicomFileHeader[]): DicomSeriesInfo[]
       const geo = layout(planes, warnings);
       const used = new Set(geo.planes.flat().map((p) => p.path));
       out.push({
-        key: stacks.size > 1 ? `${uid}#${++index}` : uid,
+        // Derived from what tells the volumes apart (not their order), so re-imports give the same key.
+        key: stacks.size > 1 ? `${uid}#${createHash('sha1').update(key).digest('hex').slice(0, 8)}` : uid,
         studyInstanceUid: h.studyInstanceUid,
         seriesInstanceUid: uid,
         frameOfReferenceUid: h.frameOfReferenceUid,

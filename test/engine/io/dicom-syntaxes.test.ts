@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { readDicomSeries, scanDicom, transferSyntaxName, type DicomSeriesInfo } from '../../../main/io/dicom/index.js';
 import type { Volume } from '../../../main/io/volume.js';
 import { dataPath, hasData } from '../../support/data.js';
@@ -80,6 +80,20 @@ describe.skipIf(!hasData('dicom'))('DICOM transfer syntaxes: the same image in e
     expect(jpeg.dims).toEqual([512, 512, 2]);
     expectIdentical(jpeg, rle, 'CT0012');
     expect(stats(jpeg).min).toBe(-1024); // intercept -1024 applied to stored 0
+  });
+
+  it('keeps GDCM chatter off stdout/stderr (a --json CLI must print only JSON)', async () => {
+    const log = vi.spyOn(console, 'log');
+    const err = vi.spyOn(console, 'error');
+    try {
+      // GDCM says "Unsupported JPEG data precision 12" before falling back to its 12-bit decoder.
+      await readDicomSeries(await seriesOf('compressed/misc/JPGExtended.dcm'));
+      expect(log).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
   });
 
   it('reads JPEG Extended 12-bit, JPEG 2000 lossy, 8-bit JPEG lossless and Deflated files', async () => {
