@@ -6,6 +6,7 @@ import { emptyTally } from './commit.js';
 import { importDicomSeries, scanDicomFiles } from './dicom-unit.js';
 import { importNiftiUnit } from './nifti-unit.js';
 import { pairLabelMaps } from './pair.js';
+import { reasonOf } from './read.js';
 import type { FileIssue, ImportProgress } from './types.js';
 import { walkPaths } from './walk.js';
 
@@ -15,6 +16,19 @@ export interface ImportOptions {
   labels?: string;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
+}
+
+/**
+ * Units report bad files themselves; anything else they throw (a full disk, a catalogue error) fails only
+ * that unit, reported against its files, and the import goes on.
+ */
+async function unit(files: string[], run: () => Promise<FileIssue[]>): Promise<FileIssue[]> {
+  try {
+    return await run();
+  } catch (err) {
+    const reason = `could not be stored in the library: ${reasonOf(err)}`;
+    return files.map((path) => ({ path, reason }));
+  }
 }
 
 function checkAbort(signal?: AbortSignal): void {
@@ -65,12 +79,12 @@ export async function importPaths(lib: Library, opts: ImportOptions): Promise<Im
   for (const image of pairing.images) {
     checkAbort(signal);
     const label = pairing.labelOf.get(image);
-    skipped.push(...(await importNiftiUnit(lib, tally, image, label)));
+    skipped.push(...(await unit([image, ...(label ? [label] : [])], () => importNiftiUnit(lib, tally, image, label))));
     tick(label ? 2 : 1, image);
   }
   for (const series of scan.series) {
     checkAbort(signal);
-    skipped.push(...(await importDicomSeries(lib, tally, series)));
+    skipped.push(...(await unit(series.files, () => importDicomSeries(lib, tally, series))));
     const fresh = series.files.filter((f) => seriesFiles.delete(f)).length;
     tick(fresh, series.seriesDescription);
   }

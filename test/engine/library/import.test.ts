@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -94,6 +94,19 @@ describe('import (synthetic files)', () => {
     expect(reasons['liar.nii']).toMatch(/\d+ bytes/);
     expect(r.volumesAdded).toBe(3); // caseA, caseB, caseC (without its label map)
     expect(r.annotationsAdded).toBe(1);
+    lib.close();
+  });
+
+  it('a store failure (here: volumes/ replaced by a file) fails those files with a reason, not the import', async () => {
+    const src = await syntheticFolder();
+    const lib = openLibrary(tempDir());
+    rmSync(lib.layout.volumes, { recursive: true });
+    writeFileSync(lib.layout.volumes, 'not a folder');
+    const r = await importPaths(lib, { paths: [src] });
+    expect(r.volumesAdded).toBe(0);
+    expect(r.skipped.map((s) => s.path.slice(src.length + 1)).sort()).toEqual(['caseA.nii.gz', 'caseA_gt.nii.gz', 'caseB.nii']);
+    for (const s of r.skipped) expect(s.reason).toMatch(/^could not be stored in the library: .*ENOTDIR/);
+    expect(lib.catalog.counts().studies).toBe(0);
     lib.close();
   });
 
