@@ -42,6 +42,7 @@ export interface SliceSource {
   /** Network side (pixels); every loaded slice is size × size, row-major, normalised per volume to [0, 1]. */
   readonly size: number;
   readonly slices: readonly SliceRef[];
+  /** The slice's pixels; may be a cached array shared between calls: never modify it. */
   load(index: number): Promise<Float32Array>;
   provenance(): DataProvenance;
 }
@@ -100,10 +101,12 @@ export async function findNiftiImages(dir: string): Promise<string[]> {
 }
 
 /**
- * Slices of NIfTI volumes. Headers are read up front (dims, frames); voxels on demand, with a small cache of
- * normalised volumes so that consecutive slices of one volume do not re-read the file.
+ * Slices of NIfTI volumes. Headers are read up front (dims, frames). A volume is read when one of its slices
+ * is first needed, and then *all* its slices are preprocessed to network size and kept (a 128² slice is
+ * 64 KB; a whole volume of raw voxels is not kept). Cached volumes are evicted least recently used beyond
+ * `cacheBytes`, so a library larger than the budget streams, re-reading evicted volumes as needed.
  */
-export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, cacheVolumes = 4): Promise<SliceSource> {
+export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, cacheBytes = 1 << 30): Promise<SliceSource> {
   if (paths.length === 0) throw new Error('no NIfTI images to train on');
   const pre = new VolumePreprocessor(cfg);
   const volumes: VolumeProvenance[] = [];
@@ -123,19 +126,38 @@ export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, c
     for (let f = 0; f < h.frames; f++) for (let k = 0; k < h.dims[2]; k++) slices.push({ id: `${id}/k${k}/t${f}`, volumeId: id, k, frame: f });
   }
   const byId = new Map(volumes.map((v) => [v.id, v]));
-  const cache = new Map<string, Promise<{ volume: Volume; normalized: Float32Array }>>();
-  const getVolume = (id: string) => {
+  const sliceBytes = cfg.size * cfg.size * 4;
+  const cache = new Map<string, Promise<Float32Array[]>>();
+  let cachedBytes = 0;
+  const bytesOf = (id: string) => {
+    const v = byId.get(id)!;
+    return v.dims[2] * v.frames * sliceBytes;
+  };
+  const getVolume = (id: string): Promise<Float32Array[]> => {
     let hit = cache.get(id);
     if (hit) {
       cache.delete(id);
       cache.set(id, hit);
       return hit;
     }
-    const path = byId.get(id)!.path!;
-    hit = readNifti(path).then((volume) => ({ volume, normalized: pre.normalize(volume) }));
-    hit.catch(() => cache.delete(id));
+    const prov = byId.get(id)!;
+    hit = readNifti(prov.path!).then((volume) => {
+      const normalized = pre.normalize(volume);
+      const out: Float32Array[] = [];
+      for (let f = 0; f < volume.frames; f++) for (let k = 0; k < volume.dims[2]; k++) out.push(pre.slice(volume, normalized, k, f));
+      return out;
+    });
+    hit.catch(() => {
+      if (cache.delete(id)) cachedBytes -= bytesOf(id);
+    });
     cache.set(id, hit);
-    while (cache.size > cacheVolumes) cache.delete(cache.keys().next().value!);
+    cachedBytes += bytesOf(id);
+    // Evict the least recently used, never the volume just requested.
+    while (cachedBytes > cacheBytes && cache.size > 1) {
+      const oldest = cache.keys().next().value!;
+      cache.delete(oldest);
+      cachedBytes -= bytesOf(oldest);
+    }
     return hit;
   };
   return {
@@ -144,8 +166,9 @@ export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, c
     async load(i) {
       const ref = slices[i];
       if (!ref) throw new RangeError(`slice ${i} outside 0..${slices.length - 1}`);
-      const { volume, normalized } = await getVolume(ref.volumeId);
-      return pre.slice(volume, normalized, ref.k, ref.frame);
+      const vol = byId.get(ref.volumeId)!;
+      const all = await getVolume(ref.volumeId);
+      return all[ref.frame * vol.dims[2] + ref.k]!;
     },
     provenance: () => ({ kind: 'nifti', volumes, slices: slices.length }),
   };

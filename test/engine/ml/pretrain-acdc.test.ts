@@ -42,6 +42,11 @@ describe.skipIf(!hasData(ACDC))(`pretraining on real ACDC slices${hasData(ACDC) 
     expect(prov.volumes[0]!.dims).toEqual([216, 256, 10]);
     expect(prov.volumes[0]!.spacing[0]).toBeCloseTo(1.5625, 3);
     await expect(src.load(99)).rejects.toThrow(/outside/);
+    // A cache smaller than one volume still serves the same pixels (each volume is re-read when evicted).
+    const tiny = await niftiSliceSource(files, cfg.preprocess, 1);
+    expect(await tiny.load(15)).toEqual(await src.load(15));
+    expect(await tiny.load(4)).toEqual(img);
+    expect(await tiny.load(15)).toEqual(await src.load(15));
   });
 
   it('a short run lowers the validation loss and resumes from its checkpoint', async () => {
