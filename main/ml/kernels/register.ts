@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { convGradientKernels } from './convGrads.js';
 import { unsortedSegmentSumKernel } from './segmentSum.js';
+import { sharedIdentityKernel } from './identity.js';
 
 /** The kernels we add to (or replace in) tfjs-backend-wasm 4.22 so that it can train a U-Net. */
 export function wasmTrainingKernels(): tf.KernelConfig[] {
-  return [...convGradientKernels('wasm'), unsortedSegmentSumKernel('wasm')];
+  return [...convGradientKernels('wasm'), unsortedSegmentSumKernel('wasm'), sharedIdentityKernel('wasm')];
 }
 
 const installed = new Map<string, tf.KernelFunc>();

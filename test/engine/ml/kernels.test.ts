@@ -221,6 +221,34 @@ describe('a U-Net training step on wasm', () => {
   });
 });
 
+describe('wasm Identity shares buffers', () => {
+  it('a clone reads the same values, survives its source and frees the buffer with the last user', async () => {
+    await initBackend({ backend: 'wasm' });
+    const backend = tf.backend();
+    const buffers = backend.numDataIds();
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    expect(backend.numDataIds()).toBe(buffers + 1); // shared, not copied
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4]);
+    const z = tf.add(y, 1);
+    expect(Array.from(await z.data())).toEqual([2, 3, 4, 5]);
+    y.dispose();
+    z.dispose();
+    expect(backend.numDataIds()).toBe(buffers);
+  });
+
+  it('leaves a variable\'s saved value intact when the variable is reassigned', async () => {
+    await initBackend({ backend: 'wasm' });
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const kept = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8, 9]));
+    expect(Array.from(await kept.data())).toEqual([1, 2, 3]);
+    expect(Array.from(await v.data())).toEqual([7, 8, 9]);
+    tf.dispose([v, kept]);
+  });
+});
+
 describe('registration', () => {
   it('is idempotent: a second registration changes nothing', () => {
     expect(registerWasmTrainingKernels()).toEqual([]);
