@@ -7,7 +7,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { gdcmReadImageNode } from '@itk-wasm/image-io';
 import type { VoxelArray } from '../volume.js';
 import { parseDicom, PIXEL_DATA } from './dataset.js';
 import { NATIVE_SYNTAXES, T } from './tags.js';
@@ -107,6 +106,8 @@ export async function decodeWithItk(path: string): Promise<DecodedFile> {
   let result;
   const chatter: string[] = [];
   try {
+    // Loaded on first use: scanning headers never needs the WebAssembly decoders.
+    const { gdcmReadImageNode } = await import('@itk-wasm/image-io');
     result = await capturingConsole(() => gdcmReadImageNode(path), chatter);
   } catch (err) {
     const said = [...new Set(chatter.map((s) => s.trim()).filter(Boolean))].slice(0, 2).join('; ');

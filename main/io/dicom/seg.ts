@@ -3,7 +3,6 @@
  * then be placed on the grid of the image series it was drawn on.
  */
 import { isAbsolute } from 'node:path';
-import { readSegmentationNode } from '@itk-wasm/dicom';
 import { indexToPoint, type Mat3, type Vec3, type Volume, type VoxelArray } from '../volume.js';
 import type { DataSet } from './dataset.js';
 import { capturingConsole, DicomReadError } from './pixels.js';
@@ -75,6 +74,7 @@ export async function readDicomSeg(info: DicomSegInfo): Promise<Volume> {
   let result;
   const chatter: string[] = [];
   try {
+    const { readSegmentationNode } = await import('@itk-wasm/dicom');
     result = await capturingConsole(() => readSegmentationNode(info.path), chatter);
   } catch (err) {
     throw new DicomReadError(info.path, `SEG cannot be read: ${reason(chatter.join('\n')) || reason(err)}`);
