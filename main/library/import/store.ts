@@ -4,6 +4,9 @@ import { writeNifti, writeNiftiLike, type NiftiHeader } from '../../io/nifti.js'
 import type { Volume, VoxelArray } from '../../io/volume.js';
 import type { Library } from '../library.js';
 
+/** Measured on ACDC: level 1 writes 3.5x faster than the default 6 for files only ~6% larger. */
+const STORE_GZIP = { gzipLevel: 1 };
+
 export interface Stored {
   /** Workspace-relative path for the catalogue. */
   rel: string;
@@ -29,7 +32,7 @@ export function annotationFileName(volumeSha256: string, labelSha256: string): s
  */
 export async function storeNifti(lib: Library, rel: string, data: Volume, source: NiftiHeader | null, voxels?: VoxelArray): Promise<Stored> {
   const abs = lib.abs(rel);
-  if (source) await writeNiftiLike(abs, source, voxels ?? data.data);
-  else await writeNifti(abs, voxels ? { ...data, data: voxels } : data);
+  if (source) await writeNiftiLike(abs, source, voxels ?? data.data, STORE_GZIP);
+  else await writeNifti(abs, voxels ? { ...data, data: voxels } : data, STORE_GZIP);
   return { rel, bytes: statSync(abs).size };
 }
