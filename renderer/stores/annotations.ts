@@ -46,6 +46,11 @@ export const useAnnotationsStore = defineStore('annotations', () => {
   const annotated = ref<Record<number, number[]>>({});
   const saveState = ref<SaveState>('saved');
   const saveError = ref<string | null>(null);
+  /** A read-only annotation shown under the edited one (imported ground truth, a prediction). */
+  const reference = ref<{ id: string; source: string } | null>(null);
+  const refMaps = shallowRef<Map<number, Uint8Array>>(markRaw(new Map()));
+  const refRevision = ref(0);
+  const refError = ref<string | null>(null);
   const history = markRaw(new EditHistory());
   const historySize = ref({ undo: 0, redo: 0 });
   let stroke: { edit: SliceEdit; name: string } | null = null;
@@ -76,6 +81,9 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     dims.value = volumeDims;
     frameCount.value = frames;
     maps.value = markRaw(new Map());
+    reference.value = null;
+    refMaps.value = markRaw(new Map());
+    refError.value = null;
     annotated.value = {};
     history.clear();
     historySize.value = history.size;
@@ -110,6 +118,60 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     if (!maps.value.has(frame)) maps.value.set(frame, markRaw(data));
     revision.value++;
     return maps.value.get(frame)!;
+  }
+
+  /** Show another annotation of the volume (or none) as a read-only outline. */
+  async function setReference(target: { id: string; source: string } | null, frame: number): Promise<void> {
+    reference.value = target;
+    refMaps.value = markRaw(new Map());
+    refError.value = null;
+    refRevision.value++;
+    if (target) await ensureReferenceFrame(frame);
+  }
+
+  async function ensureReferenceFrame(frame: number): Promise<Uint8Array | null> {
+    const r = reference.value;
+    if (!r) return null;
+    const have = refMaps.value.get(frame);
+    if (have) return have;
+    try {
+      const res = await useClient().call('library.readAnnotation', { annotationId: r.id, frame });
+      if (reference.value?.id !== r.id) return null;
+      const bytes = base64ToBytes(res.data);
+      if (bytes.length !== sliceLen.value * dims.value[2]) throw new Error(`reference frame holds ${bytes.length} voxels, the volume ${sliceLen.value * dims.value[2]}`);
+      refMaps.value.set(frame, markRaw(bytes));
+      refRevision.value++;
+      return bytes;
+    } catch (err) {
+      refError.value = describeApiError(err, 'Could not read the reference annotation');
+      return null;
+    }
+  }
+
+  /**
+   * Copy the reference's labels on one frame into the edited annotation (one undoable command); slices
+   * that receive labels become annotated. Returns how many slices changed.
+   */
+  function copyReference(frame: number): number {
+    end();
+    const src = refMaps.value.get(frame);
+    const dst = maps.value.get(frame);
+    if (!src || !dst) return 0;
+    const diffs: SliceDiff[] = [];
+    for (let k = 0; k < dims.value[2]; k++) {
+      const from = src.subarray(k * sliceLen.value, (k + 1) * sliceLen.value);
+      if (!from.some((v) => v !== 0)) continue;
+      const edit = new SliceEdit(sliceOf(frame, k)!, frame, k);
+      for (let i = 0; i < from.length; i++) if (from[i] !== edit.slice[i]) edit.set(i, from[i]!);
+      const d = edit.finish();
+      if (d) diffs.push(d);
+      setAnnotated(frame, k, true);
+    }
+    if (diffs.length === 0) return 0;
+    history.push({ name: 'copy reference', diffs });
+    historySize.value = history.size;
+    touched(diffs);
+    return diffs.length;
   }
 
   function pendingAnnotated(): Record<number, number[]> {
@@ -322,7 +384,8 @@ export const useAnnotationsStore = defineStore('annotations', () => {
 
   return {
     volumeId, annotationId, dims, maps, revision, labels, labelOrder, palette, activeLabel, opacity, outline, annotated,
-    saveState, saveError, historySize,
+    saveState, saveError, historySize, reference, refMaps, refRevision, refError,
+    setReference, ensureReferenceFrame, copyReference,
     open, ensureFrame, sliceOf, isAnnotated, setAnnotated, begin, currentEdit, changed, end, undo, redo, fillBetween,
     renameLabel, recolourLabel, toggleLabel, addLabel, flush, setPalette,
   };

@@ -73,8 +73,14 @@ export interface LabelStyle {
  * Label maps are drawn with nearest-neighbour lookup through a step-shaped colour and opacity table:
  * each label value owns the interval value ± 0.5, so interpolation of the table can never blend two labels.
  */
-export function makeLabelLayer(dims: [number, number, number], spacing: [number, number, number], values: Uint8Array): SliceLayer & {
-  setStyle(labels: LabelStyle[], opacity: number, outline: boolean): void;
+export function makeLabelLayer(
+  dims: [number, number, number],
+  spacing: [number, number, number],
+  values: Uint8Array,
+  /** Distance towards the camera, in units of the finest spacing: the edited layer sits above a reference. */
+  lift = 0.01,
+): SliceLayer & {
+  setStyle(labels: LabelStyle[], fillOpacity: number, outline: boolean): void;
 } {
   const layer = makeLayer(dims, spacing, values);
   const prop = layer.actor.getProperty();
@@ -85,29 +91,35 @@ export function makeLabelLayer(dims: [number, number, number], spacing: [number,
   prop.setRGBTransferFunction(0, colors);
   prop.setScalarOpacity(0, opacities);
   // Drawn a hair towards the camera so it never z-fights with the image slice in the same plane.
-  layer.actor.setPosition(0, 0, -Math.min(...spacing) * 0.01);
+  layer.actor.setPosition(0, 0, -Math.min(...spacing) * lift);
   return {
     ...layer,
-    setStyle(labels, opacity, outline) {
+    setStyle(labels, fillOpacity, outline) {
       colors.removeAllPoints();
       opacities.removeAllPoints();
       const maxValue = Math.max(1, ...labels.map((l) => l.value));
-      const edges = (v: number): [number, number] => [v - 0.49, v + 0.49];
+      const visible = new Map(labels.map((l) => [l.value, l.visible]));
       colors.addRGBPoint(-0.5, 0, 0, 0);
       opacities.addPoint(-0.5, 0);
       opacities.addPoint(0.49, 0);
       for (const l of [...labels].sort((a, b) => a.value - b.value)) {
         const [r, g, b] = hexToRgb(l.color);
-        for (const x of edges(l.value)) {
+        for (const x of [l.value - 0.49, l.value + 0.49]) {
           colors.addRGBPoint(x, r, g, b);
           opacities.addPoint(x, l.visible ? 1 : 0);
         }
       }
       colors.addRGBPoint(maxValue + 0.5, 0, 0, 0);
       opacities.addPoint(maxValue + 0.5, 0);
-      prop.setOpacity(opacity);
+      // vtk's outline shader draws border pixels at the per-label outline opacity (indexed by value - 1)
+      // and the interior at the ordinary opacity: outline-only is an interior opacity of 0.
       prop.setUseLabelOutline(outline);
-      if (outline) prop.setLabelOutlineThickness(2);
+      prop.setOpacity(outline ? 0 : fillOpacity);
+      if (outline) {
+        const per = Array.from({ length: maxValue }, (_, n) => (visible.get(n + 1) ? 1 : 0));
+        prop.setLabelOutlineOpacity(per);
+        prop.setLabelOutlineThickness(Array.from({ length: maxValue }, () => 1));
+      }
       layer.actor.modified();
     },
     dispose() {

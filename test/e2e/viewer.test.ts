@@ -74,6 +74,13 @@ function redPixels(shot: { img: DecodedPng; region: Region }): number {
   return n;
 }
 
+/** Pixels drawn in MYO green (#3cb44b): the reference outline. */
+function greenPixels(shot: { img: DecodedPng; region: Region }): number {
+  let n = 0;
+  for (const [r, g, b] of pixels(shot)) if (g > r + 60 && g > b + 60) n++;
+  return n;
+}
+
 /** Wait until the view has drawn what the state says: two animation frames after the last change. */
 async function settle(page: Page): Promise<void> {
   await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
@@ -193,6 +200,18 @@ describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PA
     await expect.poll(async () => (await settle(page), redPixels(await grab(page))), { timeout: 15_000 }).toBeGreaterThan(red * 0.98);
     const reloaded = await grab(page);
     expect(changed(painted, reloaded)).toBeLessThan(0.01);
+
+    // The help overlay lists the shortcuts.
+    await page.keyboard.press('?');
+    expect(await page.getByTestId('help-overlay').innerText()).toMatch(/Ctrl\+Z\s+Undo/);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('help-overlay').waitFor({ state: 'detached' });
+
+    // The imported ground truth as a reference outline over the drawing.
+    expect(greenPixels(reloaded)).toBeLessThan(20);
+    await page.getByTestId('reference-select').selectOption({ index: 1 });
+    await expect.poll(async () => (await settle(page), greenPixels(await grab(page))), { timeout: 15_000 }).toBeGreaterThan(100);
+    await grab(page, 'viewer-reference.png');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -169,3 +169,35 @@ describe('fill between slices', () => {
     expect(mid.every((v) => v === 0)).toBe(true);
   });
 });
+
+describe('reference annotation', () => {
+  it('shows an imported label map read-only, and copies a frame of it into the edited annotation as one undoable command', async () => {
+    const labels = new Uint8Array(8 * 6 * 3 * 2);
+    labels[1 * 48 + 5] = 2; // frame 0, slice 1
+    labels[2 * 48 + 7] = 3; // frame 0, slice 2
+    labels[144 + 0] = 1; // frame 1, slice 0
+    await writeNifti(join(src, 'tiny_gt.nii.gz'), {
+      dims: DIMS,
+      frames: 2,
+      spacing: [0.8, 1.6, 5],
+      origin: [0, 0, 0],
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+      data: labels,
+    });
+    await engine.call('library.import', { paths: [src] });
+    const { studies } = await engine.call('library.listStudies', {});
+    const imported = studies[0]!.series[0]!.volumes[0]!.annotations.find((a) => a.source === 'imported')!;
+
+    const s = useAnnotationsStore();
+    await s.open(volumeId, DIMS, 2, null);
+    await s.setReference({ id: imported.id, source: 'imported' }, 0);
+    expect(Array.from(s.refMaps.get(0)!)).toEqual(Array.from(labels.subarray(0, 144)));
+    expect(s.copyReference(0)).toBe(2);
+    expect([s.sliceOf(0, 1)![5], s.sliceOf(0, 2)![7]]).toEqual([2, 3]);
+    expect(s.annotated[0]).toEqual([1, 2]);
+    s.undo();
+    expect(s.maps.get(0)!.every((v) => v === 0)).toBe(true);
+    // The reference itself is never written.
+    expect(Array.from(s.refMaps.get(0)!)).toEqual(Array.from(labels.subarray(0, 144)));
+  });
+});
