@@ -19,7 +19,11 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-/** A clock that moves only when told to; due timers fire in time order during `advance`/`set`. */
+/**
+ * A clock that moves only when told to. Moving it is a jump, like a machine waking from sleep: time is set to
+ * the target first, then every timer that fell due fires once, in due order (a timer re-armed while firing
+ * counts from the new time, so jumping a night does not replay a night of polls).
+ */
 export class ManualClock implements Clock {
   private t: number;
   private seq = 0;
@@ -49,14 +53,13 @@ export class ManualClock implements Clock {
 
   set(to: number | Date): void {
     const target = typeof to === 'number' ? to : to.getTime();
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | null = null;
-      for (const e of this.timers) if (e[1].at <= target && (!next || e[1].at < next[1].at)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
+    if (target < this.t) throw new Error('a ManualClock does not go backwards');
+    this.t = target;
+    const due = [...this.timers].filter(([, e]) => e.at <= target).sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
+    for (const [id, e] of due) {
+      if (!this.timers.has(id)) continue;
+      this.timers.delete(id);
+      e.fn();
     }
-    this.t = Math.max(this.t, target);
   }
 }

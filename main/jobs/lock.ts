@@ -46,6 +46,10 @@ export function lockOwner(path: string): number | null {
   return info && pidAlive(info.pid) ? info.pid : null;
 }
 
+/** Locks this process holds: a lock file naming our own pid that is not here was left by an earlier process
+ * that happened to have the same pid (after a reboot), so it is stale. */
+const held = new Set<string>();
+
 /** Take the lock or throw RunnerLockedError. Returns a release function. */
 export function acquireLock(path: string, pid = process.pid): () => void {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -56,14 +60,17 @@ export function acquireLock(path: string, pid = process.pid): () => void {
       } finally {
         closeSync(fd);
       }
+      if (pid === process.pid) held.add(path);
       return () => {
+        held.delete(path);
         // Only remove the file if it is still ours (a stale-lock takeover by another runner replaced it).
         if (readLock(path)?.pid === pid) rmSync(path, { force: true });
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const info = readLock(path);
-      if (info && pidAlive(info.pid) && info.pid !== pid) throw new RunnerLockedError(path, info);
+      const ours = info?.pid === process.pid;
+      if (info && pidAlive(info.pid) && (!ours || held.has(path))) throw new RunnerLockedError(path, info);
       // Stale (dead owner) or unreadable (a writer died between create and write): remove and retry.
       rmSync(path, { force: true });
     }
