@@ -68,7 +68,7 @@ describe('job control with real workers', () => {
     const last = join(jobDir, 'last.p2r');
     truncateSync(last, Math.floor(statSync(last).size / 2));
     const bytes = readFileSync(copies[0]!.path);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     writeFileSync(copies[0]!.path, bytes);
 
     resumeJob(store, job.id);
