@@ -18,7 +18,10 @@ export interface DicomFileError {
 
 export interface DicomScanResult {
   series: DicomSeriesInfo[];
-  /** Files that look like DICOM (or were given explicitly) but cannot be imported as images. */
+  /**
+   * Files that look like DICOM (or were given explicitly) but cannot be imported as images, including
+   * duplicates left out of their series (see DicomSeriesInfo.unusedFiles).
+   */
   errors: DicomFileError[];
   /** Files skipped as not DICOM at all (wrong magic), e.g. README, NIfTI, JPEG. */
   skipped: DicomFileError[];
@@ -127,5 +130,7 @@ export async function scanDicom(root: string, options: DicomScanOptions = {}): P
     onProgress?.(++done, files.length);
   }
   const series = groupSeries(headers, (path, reason) => errors.push({ path, reason }));
+  // A file whose planes all duplicate others' is in no volume; the import report still names it.
+  for (const s of series) errors.push(...s.unusedFiles);
   return { series, errors, skipped, segmentations, filesSeen: files.length };
 }

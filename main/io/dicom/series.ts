@@ -41,6 +41,8 @@ export interface DicomSeriesInfo {
   part: string;
   /** Every file contributing planes, in no particular order. */
   files: string[];
+  /** Files of this series left out of the volume (duplicates), with the reason. */
+  unusedFiles: { path: string; reason: string }[];
   dims: Vec3;
   frames: number;
   spacing: Vec3;
@@ -294,52 +296,54 @@ export function groupSeries(
 
 function seriesVolumes(uid: string, files: DicomFileHeader[]): DicomSeriesInfo[] {
   const out: DicomSeriesInfo[] = [];
-  {
-    files.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const stacks = new Map<string, Plane[]>();
-    files.forEach((h, i) => {
-      for (const p of planesOf(h, i)) {
-        const key = stackKey(p);
-        const list = stacks.get(key) ?? [];
-        list.push(p);
-        stacks.set(key, list);
-      }
-    });
-    // Duplicate SOP instances (the same file copied twice) would otherwise look like time frames.
-    for (const [key, planes0] of stacks) {
-      const warnings: string[] = [];
-      const seen = new Set<string>();
-      const planes = planes0.filter((p) => {
-        const id = `${p.header.sopInstanceUid || p.path}#${p.frame}#${p.tile ?? ''}`;
-        if (seen.has(id)) return false;
-        seen.add(id);
-        return true;
-      });
-      if (planes.length < planes0.length) warnings.push(`${planes0.length - planes.length} duplicate image(s) ignored`);
-      const h = planes[0]!.header;
-      const geo = layout(planes, warnings);
-      const used = new Set(geo.planes.flat().map((p) => p.path));
-      out.push({
-        // Derived from what tells the volumes apart (not their order), so re-imports give the same key.
-        key: stacks.size > 1 ? `${uid}#${createHash('sha1').update(key).digest('hex').slice(0, 8)}` : uid,
-        studyInstanceUid: h.studyInstanceUid,
-        seriesInstanceUid: uid,
-        frameOfReferenceUid: h.frameOfReferenceUid,
-        patientId: h.patientId,
-        patientName: h.patientName,
-        studyDate: isoDate(h.studyDate),
-        studyDescription: h.studyDescription,
-        seriesDescription: h.seriesDescription,
-        ...(h.seriesNumber !== undefined ? { seriesNumber: h.seriesNumber } : {}),
-        modality: h.modality,
-        sopClassUid: h.sopClassUid,
-        transferSyntaxes: [...new Set(planes.map((p) => p.header.transferSyntax))],
-        part: stacks.size > 1 ? partLabel(key) : '',
-        files: [...used],
-        warnings,
-        ...geo,
-      });
+  files.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const stacks = new Map<string, Plane[]>();
+  files.forEach((h, i) => {
+    for (const p of planesOf(h, i)) {
+      const key = stackKey(p);
+      const list = stacks.get(key) ?? [];
+      list.push(p);
+      stacks.set(key, list);
     }
+  });
+  // Duplicate SOP instances (the same file copied twice) would otherwise look like time frames.
+  for (const [key, planes0] of stacks) {
+    const warnings: string[] = [];
+    const seen = new Set<string>();
+    const planes = planes0.filter((p) => {
+      const id = `${p.header.sopInstanceUid || p.path}#${p.frame}#${p.tile ?? ''}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    if (planes.length < planes0.length) warnings.push(`${planes0.length - planes.length} duplicate image(s) ignored`);
+    const h = planes[0]!.header;
+    const geo = layout(planes, warnings);
+    const used = new Set(geo.planes.flat().map((p) => p.path));
+    const unusedFiles = [...new Set(planes0.map((p) => p.path))]
+      .filter((path) => !used.has(path))
+      .map((path) => ({ path, reason: 'duplicate image (same SOP instance, or its slice position is already filled)' }));
+    out.push({
+      // Derived from what tells the volumes apart (not their order), so re-imports give the same key.
+      key: stacks.size > 1 ? `${uid}#${createHash('sha1').update(key).digest('hex').slice(0, 8)}` : uid,
+      studyInstanceUid: h.studyInstanceUid,
+      seriesInstanceUid: uid,
+      frameOfReferenceUid: h.frameOfReferenceUid,
+      patientId: h.patientId,
+      patientName: h.patientName,
+      studyDate: isoDate(h.studyDate),
+      studyDescription: h.studyDescription,
+      seriesDescription: h.seriesDescription,
+      ...(h.seriesNumber !== undefined ? { seriesNumber: h.seriesNumber } : {}),
+      modality: h.modality,
+      sopClassUid: h.sopClassUid,
+      transferSyntaxes: [...new Set(planes.map((p) => p.header.transferSyntax))],
+      part: stacks.size > 1 ? partLabel(key) : '',
+      files: [...used],
+      unusedFiles,
+      warnings,
+      ...geo,
+    });
   }
   return out;
 }
