@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../../ml/backends/init.js';
 import { pretrainConfig, type PresetName, type PretrainMethod } from '../../ml/config.js';
-import { runPretraining, type PretrainProgress } from '../../ml/pretrain/loop.js';
+import { LAST, runPretraining, type PretrainProgress } from '../../ml/pretrain/loop.js';
 import { findNiftiImages, niftiSliceSource, type SliceSource } from '../../ml/pretrain/source.js';
 import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { workspaceLayout } from '../../library/layout.js';
@@ -104,6 +105,10 @@ export const pretrainCommand: Command = {
     }
     log(`backend ${active.name} (${active.reason}); ${method}, ${preset} U-Net, batch ${config.train.batch}, ${config.preprocess.size}²; checkpoints in ${outDir}`);
 
+    if (values.resume) {
+      const last = join(outDir, LAST);
+      log(existsSync(last) ? `resuming from ${last} (its configuration applies)` : `no checkpoint to resume in ${outDir}: starting from scratch`);
+    }
     const ac = new AbortController();
     const onSigint = () => {
       log('\nstopping after this step (Ctrl-C again to kill)…');

@@ -57,6 +57,11 @@ export interface PretrainOptions {
   onProgress?: (p: PretrainProgress) => void;
   /** Steps between last.p2r writes besides validations and the end (default: once per epoch). */
   checkpointEvery?: number;
+  /**
+   * Also write last.p2r when this many minutes passed since the last write (default 10), so that a killed
+   * run on a large library loses minutes, not an epoch.
+   */
+  checkpointMinutes?: number;
 }
 
 export interface PretrainResult {
@@ -70,6 +75,8 @@ export interface PretrainResult {
   lastCheckpoint: string;
   bestCheckpoint: string | null;
   resumedFrom: number | null;
+  /** The configuration trained with (the checkpoint's when resumed). */
+  config: PretrainConfig;
 }
 
 export const LAST = 'last.p2r';
@@ -132,8 +139,13 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   const loadImages = (indices: number[]) => Promise.all(indices.map((i) => source.load(i)));
 
   let savedStep = -1;
+  let savedAt = Date.now();
+  const checkpointMs = (opts.checkpointMinutes ?? 10) * 60_000;
   const checkpoint = async (path: string) => {
-    if (path === lastPath) savedStep = step;
+    if (path === lastPath) {
+      savedStep = step;
+      savedAt = Date.now();
+    }
     const ck = buildCheckpoint(net, adam, {
       backend: tf.getBackend(),
       step,
@@ -232,7 +244,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
         await checkpoint(lastPath);
         wroteLast = true;
       }
-      if (!wroteLast && step % checkpointEvery === 0) await checkpoint(lastPath);
+      if (!wroteLast && (step % checkpointEvery === 0 || Date.now() - savedAt >= checkpointMs)) await checkpoint(lastPath);
     }
     if (savedStep !== step) await checkpoint(lastPath);
   } finally {
@@ -250,6 +262,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     lastCheckpoint: lastPath,
     bestCheckpoint: existsSync(bestPath) ? bestPath : null,
     resumedFrom,
+    config,
   };
 }
 
