@@ -249,6 +249,42 @@ describe('wasm Identity shares buffers', () => {
   });
 });
 
+describe('wasm Sum and Mean over leading axes', () => {
+  const run = async () => {
+    const x = tf.tensor4d(randomArray(4 * 6 * 5 * 3, 31, 3), [4, 6, 5, 3]);
+    const outs = [
+      tf.sum(x, [0, 1, 2]),
+      tf.mean(x, [0, 1, 2]),
+      tf.sum(x, [0, 1, 2], true),
+      tf.mean(x, [1, 0]),
+      tf.sum(x, 0),
+      tf.sum(x, [1, 2]), // not leading: stock kernel
+      tf.mean(x, -1), // not leading: stock kernel
+      tf.sum(x), // all axes: stock kernel
+    ];
+    const shapes = outs.map((t) => t.shape);
+    const values = (await Promise.all(outs.map((t) => t.data()))) as Float32Array[];
+    tf.dispose([x, ...outs]);
+    return { shapes, values };
+  };
+
+  it('agree with cpu on values and shapes (keepDims included), other patterns falling back', async () => {
+    const ref = await on('cpu', run);
+    const got = await on('wasm', run);
+    expect(got.shapes).toEqual(ref.shapes);
+    expect(got.shapes[2]).toEqual([1, 1, 1, 3]);
+    ref.values.forEach((r, i) => expect(maxRelErr(r, got.values[i]!), `output ${i}`).toBeLessThan(REL_TOL));
+  });
+
+  it('sum a hand-made tensor exactly', async () => {
+    await initBackend({ backend: 'wasm' });
+    // 128 rows of [1, 2, 3]: above the size where the matmul path is taken.
+    const x = tf.tile(tf.tensor3d([1, 2, 3], [1, 1, 3]), [8, 16, 1]);
+    expect(Array.from(await tf.sum(x, [0, 1]).data())).toEqual([128, 256, 384]);
+    expect(Array.from(await tf.mean(x, [0, 1]).data())).toEqual([1, 2, 3]);
+  });
+});
+
 describe('registration', () => {
   it('is idempotent: a second registration changes nothing', () => {
     expect(registerWasmTrainingKernels()).toEqual([]);
