@@ -6,3 +6,4 @@ export { groupSeries, isoDate, type DicomSeriesInfo, type PlaneRef } from './ser
 export { readDicomHeader, type DicomFileHeader, type FrameHeader } from './header.js';
 export { DicomParseError, looksLikeDicom, parseDicom } from './dataset.js';
 export { readDicomSeg, labelsOnGrid, type DicomSegInfo, type DicomSegment, type LabelsOnGrid } from './seg.js';
+export { mergeCineSlices } from './stack.js';

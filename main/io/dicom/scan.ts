@@ -9,6 +9,7 @@ import { looksLikeDicom, parseDicom } from './dataset.js';
 import { imageProblem, readDicomHeader, type DicomFileHeader } from './header.js';
 import { groupSeries, type DicomSeriesInfo } from './series.js';
 import { segInfoFromDataSet, type DicomSegInfo } from './seg.js';
+import { mergeCineSlices } from './stack.js';
 import { nonImageReason, SOP } from './tags.js';
 
 export interface DicomFileError {
@@ -39,6 +40,8 @@ export interface DicomScanOptions {
    * always reported, because the user clearly meant them as DICOM.
    */
   strict?: boolean;
+  /** Stack single-slice cine series of one study into 3D+t volumes (see mergeCineSlices). */
+  mergeCineSlices?: boolean;
   /** List DICOM SEG files in `segmentations` (read them with readDicomSeg) instead of reporting them as errors. */
   includeSegmentations?: boolean;
 }
@@ -129,7 +132,8 @@ export async function scanDicom(root: string, options: DicomScanOptions = {}): P
     else skipped.push({ path, reason: outcome.skip });
     onProgress?.(++done, files.length);
   }
-  const series = groupSeries(headers, (path, reason) => errors.push({ path, reason }));
+  const grouped = groupSeries(headers, (path, reason) => errors.push({ path, reason }));
+  const series = options.mergeCineSlices ? mergeCineSlices(grouped) : grouped;
   // A file whose planes all duplicate others' is in no volume; the import report still names it.
   for (const s of series) errors.push(...s.unusedFiles);
   return { series, errors, skipped, segmentations, filesSeen: files.length };

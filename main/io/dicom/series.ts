@@ -53,6 +53,8 @@ export interface DicomSeriesInfo {
   planes: PlaneRef[][];
   /** Non-fatal oddities (duplicates dropped, uneven spacing, no geometry...). */
   warnings: string[];
+  /** Keys of the single-slice series this one was stacked from (see mergeCineSlices), else undefined. */
+  mergedFrom?: string[];
   /** What decided the frame order when frames > 1. */
   frameOrder?: 'TriggerTime' | 'TemporalPositionIndex' | 'AcquisitionTime' | 'InstanceNumber' | 'FrameTime' | 'file order';
 }

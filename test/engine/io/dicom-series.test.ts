@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DicomFileHeader, FrameHeader } from '../../../main/io/dicom/header.js';
 import { groupSeries } from '../../../main/io/dicom/series.js';
+import { mergeCineSlices } from '../../../main/io/dicom/stack.js';
 
 // Synthetic headers: no real short-axis cine is available (see the data README), so the cine layout rules are
 // checked on hand-made stacks whose expected order is known by construction.
@@ -141,5 +142,34 @@ describe('series layout', () => {
       [2, 1, 0],
       [5, 4, 3],
     ]);
+  });
+
+  it('stacks one-series-per-slice cines (Siemens style) into one 3D+t volume, and only those', () => {
+    const files: DicomFileHeader[] = [];
+    for (let k = 0; k < 3; k++) {
+      for (let t = 0; t < 4; t++) {
+        files.push(
+          header(`b${k + 1}/t${t}`, { seriesInstanceUid: `sax-b${k + 1}`, seriesDescription: `CINE_SAX_b${k + 1}`, instanceNumber: t + 1 }, { position: at(2 - k, 7), orientation: ori, triggerTime: 30 * t }),
+        );
+      }
+    }
+    // A 4-chamber cine in the same study: other orientation, stays on its own.
+    for (let t = 0; t < 4; t++) files.push(header(`4ch/t${t}`, { seriesInstanceUid: '4ch' }, { position: [0, 0, 0], orientation: [1, 0, 0, 0, 0, -1], triggerTime: 30 * t }));
+    const out = mergeCineSlices(groupSeries(shuffle(files)));
+    expect(out).toHaveLength(2);
+    const stack = out.find((s) => s.mergedFrom)!;
+    expect(stack.mergedFrom).toEqual(['sax-b3', 'sax-b2', 'sax-b1']); // ascending along the normal
+    expect(stack.dims).toEqual([3, 4, 3]);
+    expect(stack.frames).toBe(4);
+    expect(stack.spacing[2]).toBeCloseTo(7, 9);
+    expect(stack.origin).toEqual(at(0, 7));
+    expect(stack.seriesDescription).toBe('CINE_SAX_b');
+    expect(stack.planes[2]!.map((p) => p.path)).toEqual(['b3/t2', 'b2/t2', 'b1/t2']);
+    expect(stack.files).toHaveLength(12);
+    expect(out.find((s) => !s.mergedFrom)!.seriesInstanceUid).toBe('4ch');
+
+    // Two single-slice cines at the same position (a repeat) are not stacked.
+    const repeat = [0, 1].flatMap((r) => [0, 1].map((t) => header(`r${r}t${t}`, { seriesInstanceUid: `rep${r}` }, { position: at(0), orientation: ori, triggerTime: t * 30 })));
+    expect(mergeCineSlices(groupSeries(repeat)).every((s) => !s.mergedFrom)).toBe(true);
   });
 });
