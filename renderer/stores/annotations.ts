@@ -5,7 +5,7 @@ import { describeApiError, useClient } from '../api/index.js';
 import { SliceEdit, applyDiff, type SliceDiff } from '../tools/edit.js';
 import { interpolateSlice } from '../tools/distance.js';
 import type { SliceGrid } from '../tools/grid.js';
-import { EditHistory, type EditCommand } from '../tools/history.js';
+import { EditHistory, type EditCommand, type MarkChange } from '../tools/history.js';
 import { base64ToBytes, bytesToBase64 } from '../viewer/voxels.js';
 
 export interface LabelRecord extends LabelSpec {
@@ -165,10 +165,9 @@ export const useAnnotationsStore = defineStore('annotations', () => {
       for (let i = 0; i < from.length; i++) if (from[i] !== edit.slice[i]) edit.set(i, from[i]!);
       const d = edit.finish();
       if (d) diffs.push(d);
-      setAnnotated(frame, k, true);
     }
     if (diffs.length === 0) return 0;
-    history.push({ name: 'copy reference', diffs });
+    history.push({ name: 'copy reference', diffs, marks: markDrawn(diffs) });
     historySize.value = history.size;
     touched(diffs);
     return diffs.length;
@@ -221,11 +220,23 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     stroke = null;
     const diff = edit.finish();
     if (!diff) return;
-    history.push({ name, diffs: [diff] });
+    history.push({ name, diffs: [diff], marks: markDrawn([diff]) });
     historySize.value = history.size;
-    // A slice someone drew on is an annotated slice; unmarking it stays possible.
-    if (diff.after.some((v) => v !== 0)) setAnnotated(diff.frame, diff.k, true);
     touched([diff]);
+  }
+
+  /**
+   * A slice someone drew on is an annotated slice: mark it, and return the marks made so that undoing the
+   * drawing unmarks it again. Unmarking by hand stays possible.
+   */
+  function markDrawn(diffs: SliceDiff[]): MarkChange[] {
+    const marks: MarkChange[] = [];
+    for (const d of diffs) {
+      if (isAnnotated(d.frame, d.k) || !d.after.some((v) => v !== 0)) continue;
+      setAnnotated(d.frame, d.k, true);
+      marks.push({ frame: d.frame, k: d.k, before: false, after: true });
+    }
+    return marks;
   }
 
   function touched(diffs: SliceDiff[]): void {
@@ -244,6 +255,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
       const s = sliceOf(d.frame, d.k);
       if (s) applyDiff(s, d, side);
     }
+    for (const m of cmd.marks ?? []) setAnnotated(m.frame, m.k, m[side]);
     historySize.value = history.size;
     touched(cmd.diffs);
     return cmd;

@@ -1,9 +1,18 @@
 import type { SliceDiff } from './edit.js';
 
+/** A slice the command marked as annotated (undo unmarks it again). */
+export interface MarkChange {
+  frame: number;
+  k: number;
+  before: boolean;
+  after: boolean;
+}
+
 /** One user action (a stroke, a fill, a polygon): undone and redone as a whole. */
 export interface EditCommand {
   name: string;
   diffs: SliceDiff[];
+  marks?: MarkChange[];
 }
 
 /**

@@ -75,8 +75,11 @@ describe('annotations store', () => {
     s.undo();
     expect(slice.every((v) => v === 0)).toBe(true);
     expect(s.historySize).toEqual({ undo: 0, redo: 1 });
+    // The mark the stroke made goes with it, and comes back with it.
+    expect(s.isAnnotated(0, 1)).toBe(false);
     s.redo();
     expect(Array.from(slice.keys()).filter((n) => slice[n])).toEqual(painted);
+    expect(s.isAnnotated(0, 1)).toBe(true);
 
     await s.flush();
     expect(s.saveState).toBe('saved');
@@ -197,6 +200,7 @@ describe('reference annotation', () => {
     expect(s.annotated[0]).toEqual([1, 2]);
     s.undo();
     expect(s.maps.get(0)!.every((v) => v === 0)).toBe(true);
+    expect(s.annotated[0]).toEqual([]);
     // The reference itself is never written.
     expect(Array.from(s.refMaps.get(0)!)).toEqual(Array.from(labels.subarray(0, 144)));
   });
