@@ -19,6 +19,7 @@ export const commands: CommandEntry[] = [
   { name: 'studies', summary: 'List the studies in the workspace library with their series, volumes and annotations.', load: async () => (await import('./commands/studies.js')).studiesCommand },
   { name: 'export', summary: "Write a study's, volume's or single annotation's label maps as NIfTI in the volume geometry.", load: async () => (await import('./commands/export.js')).exportCommand },
   { name: 'evaluate', summary: 'Compare predicted label maps with references: Dice and HD95 (mm) per structure, per volume and mean.', load: async () => (await import('./commands/evaluate.js')).evaluateCommand },
+  { name: 'pretrain', summary: 'Pix2Rep self-supervised pretraining on the unlabeled volumes of the workspace.', load: async () => (await import('./commands/pretrain.js')).pretrainCommand },
   { name: 'jobs', summary: 'List, pause, resume, cancel and follow background jobs (pretraining, imports); run the job runner.', load: async () => (await import('./commands/jobs.js')).jobsCommand },
   { name: 'bench', summary: 'Measure training-step and inference speed of the U-Net on this machine.', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];

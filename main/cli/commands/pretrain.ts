@@ -9,6 +9,7 @@ import { workspaceLayout } from '../../library/layout.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { fmtSeconds, ProgressBar } from '../progress.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { detachPretrain } from '../detach.js';
 
 const USAGE = [
   'pix2rep pretrain [--method pix2rep|pix2rep-v2] [--preset compact|paper] [--steps N | --epochs N] [--until HH:MM]',
@@ -19,6 +20,10 @@ const USAGE = [
   'occurrence of that local time. Checkpoints (last.p2r, best.p2r) go to the workspace models/NAME folder, or to',
   'NAME itself when it is a path. Ctrl-C stops after the current step and leaves a checkpoint that --resume',
   'continues. --json prints one JSON object per line (steps, validations, then a summary).',
+  '',
+  'As a background job: --detach queues the run and prints its job id (a job runner is started when none runs);',
+  '--at HH:MM [--until HH:MM] (implies --detach) trains in that daily window, night after night, until --steps or',
+  '--epochs is reached; [--priority N] [--checkpoint-minutes M] (default 5). Follow it with pix2rep jobs wait ID.',
 ].join('\n');
 
 function positiveInt(name: string, value: string | undefined): number | undefined {
@@ -58,11 +63,17 @@ export const pretrainCommand: Command = {
       resume: { type: 'boolean', default: false },
       out: { type: 'string' },
       data: { type: 'string' },
+      detach: { type: 'boolean', default: false },
+      at: { type: 'string' },
+      priority: { type: 'string' },
+      'checkpoint-minutes': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(USAGE + '\n');
       return 0;
     }
+    // Queued as a background job (a runner process trains; this command returns the job id at once).
+    if (values.detach || values.at !== undefined) return detachPretrain(values, resolve(values.workspace ?? defaultWorkspaceDir()));
     const method = values.method as PretrainMethod;
     if (method !== 'pix2rep' && method !== 'pix2rep-v2') throw new UsageError(`--method must be pix2rep or pix2rep-v2, got "${values.method}"`);
     const preset = values.preset as PresetName;

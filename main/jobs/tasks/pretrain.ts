@@ -5,17 +5,16 @@ import { PretrainJobParams } from '../../contract/jobs.js';
 import { workspaceLayout } from '../../library/layout.js';
 import { initBackend } from '../../ml/backends/init.js';
 import { pretrainConfig, type PretrainOverrides } from '../../ml/config.js';
-import { LAST, runPretraining, type PretrainResult } from '../../ml/pretrain/loop.js';
+import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
 import { librarySliceSource } from '../library-source.js';
 import { parseParams } from './params.js';
 import type { Task, TaskContext } from './task.js';
 
 /**
- * A pretraining job. The loop checkpoints on its own (validations, every `checkpointEverySteps`, at the end and
- * whenever it is aborted); for "at least every N minutes of work" the task aborts the loop when the time is up
- * (which writes the checkpoint) and resumes it at once from that file, which the loop does exactly (same step,
- * same random streams). Each new last.p2r is copied into the job's verified history.
+ * A pretraining job. The loop writes last.p2r itself (every `checkpointMinutes` of work, every
+ * `checkpointEverySteps`, at validations, at the end and whenever it is stopped: pause, window end, shutdown);
+ * each new last.p2r is copied into the job's verified history, from which a restart resumes.
  */
 export const pretrainTask: Task = async (ctx) => {
   const p = parseParams(PretrainJobParams, ctx.job.params, 'pretrain');
@@ -47,59 +46,36 @@ export const pretrainTask: Task = async (ctx) => {
   ctx.send({ type: 'started', backend: backend.name, resumedFrom: resume.step, rejected: resume.rejected });
 
   const copier = checkpointCopier(ctx);
-  const minutesMs = p.checkpointMinutes * 60_000;
-  let result: PretrainResult;
-  for (;;) {
-    // One segment: runs until the budget, a stop request, or the checkpoint interval.
-    const segment = new AbortController();
-    const onStop = () => segment.abort();
-    ctx.signal.addEventListener('abort', onStop, { once: true });
-    if (ctx.signal.aborted) segment.abort();
-    let intervalDue = false;
-    const timer = setTimeout(() => {
-      intervalDue = true;
-      segment.abort();
-    }, minutesMs);
-    try {
-      result = await runPretraining({
-        config,
-        source,
-        outDir: ctx.job.jobDir,
-        ...(p.steps !== undefined ? { steps: p.steps } : {}),
-        ...(p.epochs !== undefined ? { epochs: p.epochs } : {}),
-        resume: true,
-        signal: segment.signal,
-        ...(p.checkpointEverySteps !== undefined ? { checkpointEvery: p.checkpointEverySteps } : {}),
-        onProgress: (pr) => {
-          ctx.send({
-            type: 'progress',
-            progress: {
-              kind: pr.kind,
-              step: pr.step,
-              totalSteps: pr.totalSteps ?? null,
-              epoch: pr.epoch,
-              loss: pr.loss,
-              smoothedLoss: pr.smoothedLoss,
-              validationLoss: pr.validationLoss ?? null,
-              slicesPerSecond: pr.slicesPerSecond,
-              etaSeconds: pr.etaSeconds,
-            },
-          });
-          copier.poll();
+  const result = await runPretraining({
+    config,
+    source,
+    outDir: ctx.job.jobDir,
+    ...(p.steps !== undefined ? { steps: p.steps } : {}),
+    ...(p.epochs !== undefined ? { epochs: p.epochs } : {}),
+    resume: true,
+    signal: ctx.signal,
+    checkpointMinutes: p.checkpointMinutes,
+    ...(p.checkpointEverySteps !== undefined ? { checkpointEvery: p.checkpointEverySteps } : {}),
+    onProgress: (pr) => {
+      ctx.send({
+        type: 'progress',
+        progress: {
+          kind: pr.kind,
+          step: pr.step,
+          totalSteps: pr.totalSteps ?? null,
+          epoch: pr.epoch,
+          loss: pr.loss,
+          smoothedLoss: pr.smoothedLoss,
+          validationLoss: pr.validationLoss ?? null,
+          slicesPerSecond: pr.slicesPerSecond,
+          etaSeconds: pr.etaSeconds,
         },
       });
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener('abort', onStop);
-    }
-    copier.poll();
-    await copier.flush();
-    if (result.stopped === 'cancelled' && intervalDue && !ctx.signal.aborted) {
-      ctx.log(`checkpoint after ${p.checkpointMinutes} min of work at step ${result.step}`);
-      continue;
-    }
-    break;
-  }
+      copier.poll();
+    },
+  });
+  copier.poll();
+  await copier.flush();
   const stopped = result.stopped === 'cancelled';
   ctx.log(`${stopped ? 'stopped' : 'finished'} at step ${result.step} (epoch ${result.epoch.toFixed(2)}), last loss ${result.lastLoss ?? 'n/a'}, best validation loss ${result.bestValidationLoss ?? 'n/a'}`);
   return {
@@ -113,7 +89,7 @@ export const pretrainTask: Task = async (ctx) => {
       lastCheckpoint: result.lastCheckpoint,
       bestCheckpoint: result.bestCheckpoint,
       backend: backend.name,
-      config,
+      config: result.config,
     },
   };
 };
