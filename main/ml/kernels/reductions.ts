@@ -7,8 +7,10 @@ const MIN_ROWS = 64;
 /**
  * Sum and Mean over leading axes (BatchNorm statistics and their gradients, bias gradients: reductions over
  * batch, height and width of an NHWC tensor). tfjs-wasm 4.22 first transposes the reduced axes to the end,
- * a full strided copy, then reduces; a row vector times the [rows, channels] matrix on XNNPACK does the same
- * sum 7-16× faster. Other axis patterns and non-float tensors go to the stock kernel.
+ * a full strided copy, then reduces. Viewed as [1, rows, 1, cols], the same reduction is one average pooling
+ * with a rows × 1 window, which XNNPACK streams in a single pass: 5-15× faster here. (A ones-vector matmul
+ * is as fast only when the matrix is reused: XNNPACK packs the right-hand matrix anew for every new tensor.)
+ * Other axis patterns and non-float tensors go to the stock kernel.
  */
 export function leadingAxisReductionKernels(backendName: string, stock: (kernelName: string) => tf.KernelConfig | undefined): tf.KernelConfig[] {
   const make = (kernelName: 'Sum' | 'Mean'): tf.KernelConfig => {
@@ -28,10 +30,11 @@ export function leadingAxisReductionKernels(backendName: string, stock: (kernelN
       const cols = kept.reduce((a, b) => a * b, 1);
       const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept;
       return withCalls(backend as tf.KernelBackend, backendName, (k) => {
-        // Mean: weights 1/rows rather than a division afterwards; the same rounding as a running mean.
-        const w = k.run('Fill', {}, { shape: [1, 1, rows], value: kernelName === 'Mean' ? 1 / rows : 1, dtype: 'float32' });
-        const prod = k.run('BatchMatMul', { a: w, b: k.reshape(x, [1, rows, cols]) }, { transposeA: false, transposeB: false });
-        return k.reshape(prod, outShape);
+        const column = k.reshape(x, [1, rows, 1, cols]);
+        const avg = k.run('AvgPool', { x: column }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid', dimRoundingMode: undefined });
+        if (kernelName === 'Mean') return k.reshape(avg, outShape);
+        const n = k.run('Fill', {}, { shape: [], value: rows, dtype: 'float32' });
+        return k.reshape(k.run('Multiply', { a: avg, b: n }), outShape);
       });
     };
     // The stock setup (binding the compiled function) must still run when the backend starts.
