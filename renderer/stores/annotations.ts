@@ -3,6 +3,7 @@ import { computed, markRaw, ref, shallowRef } from 'vue';
 import type { LabelSpec } from '../../main/contract/index.js';
 import { describeApiError, useClient } from '../api/index.js';
 import { SliceEdit, applyDiff, type SliceDiff } from '../tools/edit.js';
+import { labelBorders } from '../tools/borders.js';
 import { interpolateSlice } from '../tools/distance.js';
 import type { SliceGrid } from '../tools/grid.js';
 import { EditHistory, type EditCommand, type MarkChange } from '../tools/history.js';
@@ -49,6 +50,8 @@ export const useAnnotationsStore = defineStore('annotations', () => {
   /** A read-only annotation shown under the edited one (imported ground truth, a prediction). */
   const reference = ref<{ id: string; source: string } | null>(null);
   const refMaps = shallowRef<Map<number, Uint8Array>>(markRaw(new Map()));
+  /** The reference's label boundaries per frame: what the view draws. */
+  const refBorders = shallowRef<Map<number, Uint8Array>>(markRaw(new Map()));
   const refRevision = ref(0);
   const refError = ref<string | null>(null);
   const history = markRaw(new EditHistory());
@@ -83,6 +86,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     maps.value = markRaw(new Map());
     reference.value = null;
     refMaps.value = markRaw(new Map());
+    refBorders.value = markRaw(new Map());
     refError.value = null;
     annotated.value = {};
     history.clear();
@@ -124,6 +128,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
   async function setReference(target: { id: string; source: string } | null, frame: number): Promise<void> {
     reference.value = target;
     refMaps.value = markRaw(new Map());
+    refBorders.value = markRaw(new Map());
     refError.value = null;
     refRevision.value++;
     if (target) await ensureReferenceFrame(frame);
@@ -140,6 +145,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
       const bytes = base64ToBytes(res.data);
       if (bytes.length !== sliceLen.value * dims.value[2]) throw new Error(`reference frame holds ${bytes.length} voxels, the volume ${sliceLen.value * dims.value[2]}`);
       refMaps.value.set(frame, markRaw(bytes));
+      refBorders.value.set(frame, markRaw(labelBorders(bytes, dims.value)));
       refRevision.value++;
       return bytes;
     } catch (err) {
@@ -396,7 +402,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
 
   return {
     volumeId, annotationId, dims, maps, revision, labels, labelOrder, palette, activeLabel, opacity, outline, annotated,
-    saveState, saveError, historySize, reference, refMaps, refRevision, refError,
+    saveState, saveError, historySize, reference, refMaps, refBorders, refRevision, refError,
     setReference, ensureReferenceFrame, copyReference,
     open, ensureFrame, sliceOf, isAnnotated, setAnnotated, begin, currentEdit, changed, end, undo, redo, fillBetween,
     renameLabel, recolourLabel, toggleLabel, addLabel, flush, setPalette,

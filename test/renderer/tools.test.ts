@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { labelBorders } from '../../renderer/tools/borders.js';
 import { distanceMm, interpolateSlice, signedDistance } from '../../renderer/tools/distance.js';
 import { SliceEdit, applyDiff } from '../../renderer/tools/edit.js';
 import { EditHistory } from '../../renderer/tools/history.js';
@@ -200,5 +201,21 @@ describe('distance transform and fill-between-slices', () => {
     expect(Array.from(interpolateSlice(band(3, 5), band(3, 5), 0.3, g))).toEqual(Array.from(band(3, 5)));
     // A label present on one side only is not invented between.
     expect(interpolateSlice(band(2, 4), new Uint8Array(36), 0.5, g).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe('label borders', () => {
+  it('keeps the voxels of each label that touch another value or the slice edge, slice by slice', () => {
+    // 5x4, two slices: a 3x2 block of 2 in slice 0 (one row thick inside), a 5x4 full slice of 1 in slice 1.
+    const map = new Uint8Array(40);
+    for (const j of [1, 2]) for (const i of [1, 2, 3]) map[i + j * 5] = 2;
+    map.fill(1, 20, 40);
+    const b = labelBorders(map, [5, 4, 2]);
+    // Every voxel of a 2-row block touches the outside: all kept.
+    expect(Array.from(b.subarray(0, 20))).toEqual(Array.from(map.subarray(0, 20)));
+    // A full slice: only its rim.
+    const rim = Array.from({ length: 20 }, (_, n) => (n % 5 === 0 || n % 5 === 4 || n < 5 || n >= 15 ? 1 : 0));
+    expect(Array.from(b.subarray(20))).toEqual(rim);
+    expect(() => labelBorders(map, [5, 4, 3])).toThrow(/40 voxels/);
   });
 });
