@@ -26,11 +26,15 @@ export function gatherRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
   return op(x) as tf.Tensor2D;
 }
 
-/**
- * Values of `map` at N points: `batch[i]` selects the image, `points[2i], points[2i+1]` the (x, y) position in
- * pixels. Returns [N, C].
- */
-export function gatherBilinear(map: tf.Tensor4D, batch: Int32Array, points: Float32Array): tf.Tensor2D {
+/** The four bilinear neighbours of N points, as rows of the flattened map, with their weights. */
+export interface GatheredTaps {
+  /** [4N, C]: rows 4i..4i+3 are the neighbours of point i (a neighbour outside the image has weight 0). */
+  rows: tf.Tensor2D;
+  /** 4N weights. */
+  weight: Float32Array;
+}
+
+export function gatherTaps(map: tf.Tensor4D, batch: Int32Array, points: Float32Array): GatheredTaps {
   const [b, h, w, c] = map.shape;
   const n = batch.length;
   if (points.length !== 2 * n) throw new Error(`gatherBilinear: ${points.length} coordinates for ${n} points`);
@@ -41,11 +45,25 @@ export function gatherBilinear(map: tf.Tensor4D, batch: Int32Array, points: Floa
     if (bi < 0 || bi >= b) throw new Error(`gatherBilinear: batch index ${bi} outside 0..${b - 1}`);
     for (let k = 4 * i; k < 4 * i + 4; k++) taps.index[k]! += bi * plane;
   }
+  const rows = tf.tidy(() => gatherRows(tf.reshape(map, [b * plane, c]) as tf.Tensor2D, taps.index));
+  return { rows, weight: taps.weight };
+}
+
+/** Weighted sum of each point's four rows: [4N, C] → [N, C]. */
+export function blendTaps(rows: tf.Tensor2D, weight: Float32Array): tf.Tensor2D {
+  const n = weight.length / 4;
+  const c = rows.shape[1];
+  return tf.tidy(() => tf.sum(tf.mul(tf.reshape(rows, [n, 4, c]), tf.tensor3d(weight, [n, 4, 1])), 1) as tf.Tensor2D);
+}
+
+/**
+ * Values of `map` at N points: `batch[i]` selects the image, `points[2i], points[2i+1]` the (x, y) position in
+ * pixels. Returns [N, C].
+ */
+export function gatherBilinear(map: tf.Tensor4D, batch: Int32Array, points: Float32Array): tf.Tensor2D {
   return tf.tidy(() => {
-    const flat = tf.reshape(map, [b * plane, c]);
-    const wt = tf.tensor3d(taps.weight, [n, 4, 1]);
-    const g = tf.reshape(gatherRows(flat as tf.Tensor2D, taps.index), [n, 4, c]);
-    return tf.sum(tf.mul(g, wt), 1) as tf.Tensor2D;
+    const { rows, weight } = gatherTaps(map, batch, points);
+    return blendTaps(rows, weight);
   });
 }
 

@@ -6,12 +6,12 @@ import { tf } from '../../../main/ml/tf.js';
 import { pretrainConfig, type PretrainConfig } from '../../../main/ml/config.js';
 import { Rng } from '../../../main/ml/augment/rng.js';
 import { createNet, disposeNet } from '../../../main/ml/unet.js';
-import { warpMap } from '../../../main/ml/warp.js';
+import { gatherBilinear, gatherPixels, warpMap } from '../../../main/ml/warp.js';
 import { Adam } from '../../../main/ml/pretrain/adam.js';
 import { decodeCheckpoint, readCheckpoint } from '../../../main/ml/pretrain/checkpoint.js';
 import { loadPretrainedNet, runPretraining, type PretrainProgress } from '../../../main/ml/pretrain/loop.js';
 import { arraySliceSource, splitSlices } from '../../../main/ml/pretrain/source.js';
-import { embedPairs, prepareBatch, samplePixelPairs, trainStep, type BatchViews } from '../../../main/ml/pretrain/step.js';
+import { embedPairs, netFunctions, prepareBatch, samplePixelPairs, trainStep, type BatchViews } from '../../../main/ml/pretrain/step.js';
 import { spatialGrid, gridValidity, sampleImage } from '../../../main/ml/augment/spatial.js';
 import { phantomSlices } from './phantoms.js';
 import { randomArray, useCpu } from './cpu.js';
@@ -78,6 +78,27 @@ describe('equivariance of the two branches', () => {
     for (let i = 0; i < pairs.batch.length; i++) expect(views.valid[pairs.batch[i]!]![pairs.ys[i]! * S + pairs.xs[i]!]).toBe(1);
     const { zA, zB } = embedPairs(linear, identity, views, pairs);
     expect(tf.max(tf.abs(tf.sub(zA, zB))).dataSync()[0]).toBeLessThan(1e-5);
+  });
+
+  it('branch A equals the whole projected map g(f(x)) warped by φ, read at the sampled pixels', () => {
+    // Eval mode fixes g's BatchNorm, so sampling-then-projecting must match projecting-then-warping exactly.
+    const cfg = tinyConfig();
+    const net = createNet(cfg.model, 4);
+    const { f, g } = netFunctions(net, false);
+    const views = knownViews(images, 0.83, 0.8);
+    const pairs = samplePixelPairs(views, 60, new Rng(5));
+    tf.tidy(() => {
+      const { zA } = embedPairs(f, g, views, pairs);
+      const fA = f(tf.tensor4d(views.inputA, [2, S, S, 1]));
+      const projected = tf.reshape(g(tf.reshape(fA, [-1, 8]) as tf.Tensor2D), [2, S, S, 8]) as tf.Tensor4D;
+      const warped = warpMap(projected, views.grids, S, S);
+      const expected = gatherPixels(warped, pairs.batch, pairs.xs, pairs.ys);
+      expect(tf.max(tf.abs(tf.sub(zA, expected))).dataSync()[0]).toBeLessThan(1e-5);
+      // Interpolating f first and projecting after is not the same (g is non-linear).
+      const naive = g(gatherBilinear(fA, pairs.batch, pairs.src));
+      expect(tf.max(tf.abs(tf.sub(naive, expected))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+    disposeNet(net);
   });
 
   it('invalid pixels (sourced outside the image) are never sampled', () => {
