@@ -24,7 +24,7 @@ const STREAM = { init: 0, step: 1, validation: 2, order: 3 } as const;
 export interface PretrainProgress {
   kind: 'step' | 'validation';
   step: number;
-  /** Step at which the run stops by steps/epochs (undefined when only a clock time bounds it). */
+  /** Step at which the run stops by steps or epochs (config.train.maxEpochs when neither was given). */
   totalSteps: number;
   epoch: number;
   stepsPerEpoch: number;
