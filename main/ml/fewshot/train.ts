@@ -201,7 +201,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
     let smoothed = NaN;
     let rate = 0;
     let orderEpoch = -1;
-    let order = new Int32Array(0);
+    let order: Int32Array = new Int32Array(0);
     let step = 0;
 
     const validate = (): number | null => {
