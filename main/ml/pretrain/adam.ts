@@ -16,8 +16,13 @@ export class Adam {
     params: Record<string, tf.Variable>,
   ) {
     for (const [name, p] of Object.entries(params)) {
-      this.m[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_m`);
-      this.v[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_v`);
+      // tf.variable keeps its own reference to the initial value: the zeros themselves are freed here.
+      const zm = tf.zerosLike(p);
+      const zv = tf.zerosLike(p);
+      this.m[name] = tf.variable(zm, false, `${p.name}/adam_m`);
+      this.v[name] = tf.variable(zv, false, `${p.name}/adam_v`);
+      zm.dispose();
+      zv.dispose();
     }
   }
 

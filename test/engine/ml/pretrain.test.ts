@@ -163,7 +163,15 @@ describe('pretraining loop', () => {
     const cfg = tinyConfig();
     const full = join(dir, 'full');
     const events: PretrainProgress[] = [];
-    const a = await runPretraining({ config: cfg, source, outDir: full, steps: 8, onProgress: (p) => events.push(p) });
+    const tensorsBefore = tf.memory().numTensors;
+    const counts: number[] = [];
+    const a = await runPretraining({ config: cfg, source, outDir: full, steps: 8, onProgress: (p) => {
+      events.push(p);
+      if (p.kind === 'step') counts.push(tf.memory().numTensors);
+    } });
+    // Flat across steps, and everything (network, optimiser state) freed at the end.
+    expect(new Set(counts).size).toBe(1);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(a.step).toBe(8);
     expect(a.stopped).toBe('steps');
     expect(a.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
