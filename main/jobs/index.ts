@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/engine.js';
+import { jobHandlers } from './handlers.js';
 import { JobRunner, type RunnerOptions } from './runner.js';
 
 export { JobRunner, type RunnerOptions, type RunnerEvent } from './runner.js';
@@ -20,5 +21,7 @@ export async function attachRunner(engine: Engine, opts: Omit<RunnerOptions, 'on
     if ((err as Error).name === 'RunnerLockedError') return null;
     throw err;
   }
+  // Same handlers, but a change made through this engine reaches the runner at once instead of at its next poll.
+  engine.register(jobHandlers(opts.workspace, { onChange: () => runner.poke() }));
   return runner;
 }

@@ -51,6 +51,8 @@ interface Active {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
+/** Workers report at least every 5 s; a heartbeat older than this belongs to a worker that is gone. */
+const HEARTBEAT_STALE_MS = 60_000;
 
 /**
  * The job runner of one workspace (one per workspace, by a lock file). It starts queued jobs in order of
@@ -130,8 +132,11 @@ export class JobRunner {
     const store = this.jobs;
     const grace = this.opts.orphanGraceMs ?? 60_000;
     for (const row of store.running()) {
-      if (pidAlive(row.worker_pid) && row.worker_pid !== process.pid) {
-        // A worker of a runner that died: it notices the lost channel, checkpoints and exits. Give it time.
+      // A worker of a runner that died notices the lost channel, checkpoints and exits: give it time. Only when
+      // its heartbeat is recent: an old heartbeat means that pid now belongs to some other process.
+      const beat = row.heartbeat_at ? Date.parse(row.heartbeat_at) : 0;
+      const fresh = Date.now() - beat < HEARTBEAT_STALE_MS;
+      if (fresh && pidAlive(row.worker_pid) && row.worker_pid !== process.pid) {
         const t0 = Date.now();
         while (pidAlive(row.worker_pid) && Date.now() - t0 < grace) await new Promise((r) => setTimeout(r, 200));
       }

@@ -11,6 +11,7 @@ import { enqueueJob } from '../../../main/jobs/enqueue.js';
 import { acquireLock, RunnerLockedError } from '../../../main/jobs/lock.js';
 import { exitReason } from '../../../main/jobs/log.js';
 import { JobRunner } from '../../../main/jobs/runner.js';
+import { attachRunner } from '../../../main/jobs/index.js';
 import { nextAt, resolveSchedule, windowAt } from '../../../main/jobs/schedule.js';
 import { openStore } from './fixture.js';
 
@@ -171,6 +172,21 @@ describe('runner lock and start-up recovery', () => {
     expect(events).toContain('job.state:interrupted');
     await runner.stop();
     lib.close();
+  });
+
+  it('attachRunner relays runner events through the engine and yields to a runner that already holds the lock', async () => {
+    const ws = tempWorkspace();
+    const engine = createEngine({ workspace: ws });
+    const events: string[] = [];
+    engine.onEvent((e, d) => events.push(`${e}:${(d as { job: { status: string } }).job.status}`));
+    const runner = await attachRunner(engine, { workspace: ws, computeSlots: 0 });
+    expect(runner).not.toBeNull();
+    expect(await attachRunner(createEngine({ workspace: ws }), { workspace: ws })).toBeNull();
+    const job = await engine.call('jobs.enqueue', { kind: 'pretrain', params: { steps: 3 } });
+    // The enqueue reached the runner at once (no poll wait): it is already marked as waiting for a slot.
+    expect((await engine.call('jobs.get', { id: job.id })).waiting).toBe('waits for the running job to finish');
+    expect(events[0]).toBe('job.state:queued');
+    await runner!.stop();
   });
 
   it('worker exits in plain words', () => {
