@@ -7,18 +7,21 @@ import { engineEvents, engineMethods } from './engine.js';
 import { libraryEvents, libraryMethods } from './library.js';
 import { annotationMethods } from './annotations.js';
 import { jobEvents, jobMethods } from './jobs.js';
+import { embedMethods } from './embed.js';
 
 export * from './protocol.js';
 export * from './engine.js';
 export * from './library.js';
 export * from './annotations.js';
 export * from './jobs.js';
+export * from './embed.js';
 
 export const methods = {
   ...engineMethods,
   ...libraryMethods,
   ...annotationMethods,
   ...jobMethods,
+  ...embedMethods,
 };
 
 export const events = {

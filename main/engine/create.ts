@@ -4,6 +4,7 @@ import { engineStatus } from './status.js';
 import { libraryHandlers } from '../library/handlers.js';
 import { annotationHandlers } from '../library/annotation-handlers.js';
 import { jobHandlers } from '../jobs/handlers.js';
+import { embedHandlers } from '../embed/handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -24,5 +25,6 @@ export function createEngine(opts: EngineOptions): Engine {
   engine.register(libraryHandlers(workspace));
   engine.register(annotationHandlers(workspace));
   engine.register(jobHandlers(workspace));
+  engine.register(embedHandlers(workspace));
   return engine;
 }
