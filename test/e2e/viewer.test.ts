@@ -76,10 +76,17 @@ function redPixels(shot: { img: DecodedPng; region: Region }): number {
   return n;
 }
 
-/** Pixels drawn in MYO green (#3cb44b): the reference outline. */
+/** Pixels drawn in MYO green (#3cb44b), opaque (reference outline) or at half opacity over grey (a fill). */
 function greenPixels(shot: { img: DecodedPng; region: Region }): number {
   let n = 0;
-  for (const [r, g, b] of pixels(shot)) if (g > r + 60 && g > b + 60) n++;
+  for (const [r, g, b] of pixels(shot)) if (g > r + 35 && g > b + 35) n++;
+  return n;
+}
+
+/** Pixels tinted by label 3 (LV, blue #4363d8 at half opacity over grey). */
+function bluePixels(shot: { img: DecodedPng; region: Region }): number {
+  let n = 0;
+  for (const [r, g, b] of pixels(shot)) if (b > r + 40 && b > g + 25) n++;
   return n;
 }
 
@@ -190,10 +197,40 @@ describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PA
     await settle(page);
     expect(Math.abs(redPixels(await grab(page)) - red)).toBeLessThan(red * 0.02);
 
+    // On the next slice: a freehand lasso of LV, then a bucket fill turning it into MYO, undone.
+    await page.keyboard.press('ArrowDown');
+    await page.getByTestId('slice-index').filter({ hasText: '7' }).waitFor();
+    await page.keyboard.press('p');
+    await page.keyboard.press('3');
+    await page.mouse.move(cx - 30, cy - 30);
+    await page.mouse.down();
+    for (const [x, y] of [[cx + 30, cy - 30], [cx + 30, cy + 30], [cx - 30, cy + 30], [cx - 30, cy - 28]] as const) {
+      await page.mouse.move(x, y, { steps: 6 });
+    }
+    await page.mouse.up();
+    await settle(page);
+    const lasso = await grab(page);
+    // A 60 px square, less the band along its edges where voxel centres fall outside.
+    expect(bluePixels(lasso)).toBeGreaterThan(60 * 60 * 0.75);
+    expect(bluePixels(lasso)).toBeLessThan(66 * 66);
+    await page.keyboard.press('f');
+    await page.keyboard.press('2');
+    await page.mouse.click(cx, cy);
+    await settle(page);
+    const filled = await grab(page);
+    expect(bluePixels(filled)).toBeLessThan(20);
+    expect(greenPixels(filled)).toBeGreaterThan(60 * 60 * 0.75);
+    await page.keyboard.press('Control+z');
+    await settle(page);
+    expect(Math.abs(bluePixels(await grab(page)) - bluePixels(lasso))).toBeLessThan(20);
+    await page.keyboard.press('ArrowUp');
+    await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
+    await page.keyboard.press('v');
+
     await page.getByTestId('save-state').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 });
     const { studies } = await server.engine.call('library.listStudies', {});
     const vol = studies[0]!.series[0]!.volumes.find((v) => v.name === 'patient001_frame01')!;
-    expect(vol.annotations.filter((a) => a.source === 'manual').map((a) => a.annotatedSlices)).toEqual([1]);
+    expect(vol.annotations.filter((a) => a.source === 'manual').map((a) => a.annotatedSlices)).toEqual([2]);
 
     // Reload: the stroke comes back from the library exactly where it was.
     await page.reload();

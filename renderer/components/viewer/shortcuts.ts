@@ -9,7 +9,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: 'B', action: 'Brush' },
   { keys: 'E', action: 'Eraser' },
   { keys: 'F', action: 'Flood fill within the slice' },
-  { keys: 'P', action: 'Polygon fill (click points, double-click or Enter to fill, Esc to cancel)' },
+  { keys: 'P', action: 'Polygon / lasso fill (click points then double-click or Enter; or drag a freehand outline; Esc cancels)' },
   { keys: '1 … 9', action: 'Pick label 1 to 9' },
   { keys: '[ / ]', action: 'Brush smaller / larger' },
   { keys: 'Ctrl+Z', action: 'Undo' },
