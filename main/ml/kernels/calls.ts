@@ -67,7 +67,7 @@ export class KernelCalls {
     return result;
   }
 
-  /** Frees every intermediate after a failure. */
+  /** Frees every intermediate (after a failure, or when the outputs were built outside this scope). */
   abandon(): void {
     for (const t of this.owned) this.backend.disposeData(t.dataId);
     this.owned.length = 0;

@@ -3,6 +3,7 @@ import { convGradientKernels } from './convGrads.js';
 import { unsortedSegmentSumKernel } from './segmentSum.js';
 import { sharedIdentityKernel } from './identity.js';
 import { leadingAxisReductionKernels } from './reductions.js';
+import { splitVKernel } from './split.js';
 
 /** Kernel configs as tfjs shipped them, before we replaced any: our replacements fall back to them. */
 const stockKernels = new Map<string, tf.KernelConfig>();
@@ -27,6 +28,7 @@ export function wasmTrainingKernels(): tf.KernelConfig[] {
     unsortedSegmentSumKernel('wasm'),
     sharedIdentityKernel('wasm'),
     ...leadingAxisReductionKernels('wasm', (name) => stockKernel(name, 'wasm')),
+    splitVKernel('wasm'),
   ];
 }
 

@@ -54,7 +54,7 @@ describe('initBackend', () => {
     const a = await initBackend({ backend: 'wasm' });
     expect(a.name).toBe('wasm');
     expect(a.tf.getBackend()).toBe('wasm');
-    expect(a.kernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum', 'Identity', 'Sum', 'Mean']);
+    expect(a.kernels).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum', 'Identity', 'Sum', 'Mean', 'SplitV']);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     const b = await initBackend({ backend: 'wasm' });
     expect(b.tf).toBe(a.tf);

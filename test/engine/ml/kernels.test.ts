@@ -285,6 +285,30 @@ describe('wasm Sum and Mean over leading axes', () => {
   });
 });
 
+describe('wasm SplitV', () => {
+  it('splits along every axis like cpu (short and long runs, uneven sizes)', async () => {
+    const run = async () => {
+      const x = tf.tensor4d(randomArray(3 * 4 * 70 * 5, 41), [3, 4, 70, 5]);
+      const parts = [tf.split(x, [2, 3], 3), tf.split(x, [30, 40], 2), tf.split(x, 2, 1), tf.split(x, [1, 2], 0)].flat();
+      const shapes = parts.map((t) => t.shape);
+      const values = (await Promise.all(parts.map((t) => t.data()))) as Float32Array[];
+      tf.dispose([x, ...parts]);
+      return { shapes, values };
+    };
+    const ref = await on('cpu', run);
+    const got = await on('wasm', run);
+    expect(got.shapes).toEqual(ref.shapes);
+    ref.values.forEach((r, i) => expect(Array.from(got.values[i]!), `part ${i}`).toEqual(Array.from(r)));
+  });
+
+  it('splits an int32 tensor by hand', async () => {
+    await initBackend({ backend: 'wasm' });
+    const [a, b] = tf.split(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32'), [1, 2], 1);
+    expect(Array.from(await a!.data())).toEqual([1, 4]);
+    expect(Array.from(await b!.data())).toEqual([2, 3, 5, 6]);
+  });
+});
+
 describe('registration', () => {
   it('is idempotent: a second registration changes nothing', () => {
     expect(registerWasmTrainingKernels()).toEqual([]);
