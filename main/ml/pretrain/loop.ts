@@ -117,7 +117,13 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   let validation: ValidationPoint[] = [];
   let best: number | null = null;
   if (resumeCk && resumeHeader) {
-    restoreInto(resumeCk, net, adam);
+    try {
+      restoreInto(resumeCk, net, adam);
+    } catch (err) {
+      adam.dispose();
+      disposeNet(net);
+      throw new Error(`cannot resume from ${lastPath}: ${(err as Error).message}`);
+    }
     step = resumeHeader.step;
     history = resumeHeader.history;
     validation = resumeHeader.validation;
