@@ -125,7 +125,16 @@ export class JobRunner {
   }
 
   private emitState(row: JobRow): void {
-    this.opts.onEvent?.({ event: 'job.state', data: { job: this.jobs.summary(row) } });
+    this.emit({ event: 'job.state', data: { job: this.jobs.summary(row) } });
+  }
+
+  /** A listener that throws (an event its schema rejects) must not take the runner and its host down. */
+  private emit(e: RunnerEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch (err) {
+      process.stderr.write(`job runner: ${e.event} listener failed: ${(err as Error).message}\n`);
+    }
   }
 
   private async recover(): Promise<void> {
@@ -330,7 +339,7 @@ export class JobRunner {
           progress: total ? Math.min(1, p.step / total) : null,
           heartbeat_at: iso(now),
         });
-        this.opts.onEvent?.({ event: 'job.progress', data: { ...p, jobId: id, backend: a.backend } });
+        this.emit({ event: 'job.progress', data: { ...p, jobId: id, backend: a.backend } });
         break;
       }
       case 'checkpoint':
