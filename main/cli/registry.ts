@@ -21,5 +21,9 @@ export const commands: CommandEntry[] = [
   { name: 'evaluate', summary: 'Compare predicted label maps with references: Dice and HD95 (mm) per structure, per volume and mean.', load: async () => (await import('./commands/evaluate.js')).evaluateCommand },
   { name: 'pretrain', summary: 'Pix2Rep self-supervised pretraining on the unlabeled volumes of the workspace.', load: async () => (await import('./commands/pretrain.js')).pretrainCommand },
   { name: 'jobs', summary: 'List, pause, resume, cancel and follow background jobs (pretraining, imports); run the job runner.', load: async () => (await import('./commands/jobs.js')).jobsCommand },
+  { name: 'embed', summary: 'Embedding inspector: similarity maps of a pixel and 2D projections of pixel embeddings (NIfTI, PNG, CSV).', load: async () => (await import('./commands/embed.js')).embedCommand },
+  { name: 'train', summary: 'Train a segmentation model (linear probe, fine-tuning, Mean Teacher or supervised) on the annotated slices.', load: async () => (await import('./commands/train.js')).trainCommand },
+  { name: 'predict', summary: 'Segment NIfTI files or library volumes with a trained model; writes <name>_pred.nii.gz in the input geometry.', load: async () => (await import('./commands/predict.js')).predictCommand },
+  { name: 'models', summary: 'List, export and import the models of the workspace (backbones and segmentation models).', load: async () => (await import('./commands/models.js')).modelsCommand },
   { name: 'bench', summary: 'Measure training-step and inference speed of the U-Net on this machine.', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
