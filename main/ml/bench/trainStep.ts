@@ -56,6 +56,8 @@ export interface TrainStepBenchResult {
   peak_rss_mb: number;
   /** Median inference time of a batch divided by the batch size. */
   ms_per_slice: number;
+  /** Median CPU time of a batch's inference divided by the batch size. */
+  cpu_ms_per_slice: number;
   /** Kernels by total time in the profiled step, longest first (profiling adds overhead: relative figures). */
   kernel_ms: KernelTime[] | null;
 }
@@ -140,6 +142,7 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
     const inferMs: number[] = [];
     const inferOnce = (): tf.Tensor => tf.tidy(() => net.infer(x));
     await timed(inferOnce);
+    cpuMs.length = 0;
     for (let i = 0; i < steps; i++) {
       const ms = await timed(inferOnce);
       inferMs.push(ms);
@@ -159,6 +162,7 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       gflop_per_s: flops === null ? null : round(flops / 1e9 / (msPerStep / 1000), 2),
       peak_rss_mb: peakRssMb(),
       ms_per_slice: round(median(inferMs) / batch, 2),
+      cpu_ms_per_slice: round(median(cpuMs) / batch, 2),
       kernel_ms: kernelMs,
     };
   } finally {
