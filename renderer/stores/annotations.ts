@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef } from 'vue';
 import type { LabelSpec } from '../../main/contract/index.js';
-import { describeApiError, useClient } from '../api/index.js';
+import { ApiError, describeApiError, useClient } from '../api/index.js';
 import { SliceEdit, applyDiff, type SliceDiff } from '../tools/edit.js';
 import { labelBorders } from '../tools/borders.js';
 import { interpolateSlice } from '../tools/distance.js';
@@ -21,6 +21,9 @@ export const DEFAULT_PALETTE: LabelSpec[] = [
 ];
 
 const SAVE_DELAY_MS = 500;
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+const TRANSIENT = new Set<string>(['DISCONNECTED', 'INTERNAL', 'BAD_RESPONSE']);
 const EXTRA_COLOURS = ['#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe', '#008080', '#e6beff', '#9a6324'];
 
 export type SaveState = 'saved' | 'pending' | 'saving' | 'error';
@@ -62,6 +65,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
   let paletteDirty = false;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let saving: Promise<void> | null = null;
+  let retryMs = RETRY_FIRST_MS;
   let openSeq = 0;
 
   const palette = computed(() => labelOrder.value.map((v) => labels.value[v]).filter((l): l is LabelRecord => !!l));
@@ -390,9 +394,19 @@ export const useAnnotationsStore = defineStore('annotations', () => {
         }
         saveState.value = dirty.size || dirtyAnnotated.size ? 'pending' : 'saved';
         saveError.value = null;
+        retryMs = RETRY_FIRST_MS;
       } catch (err) {
         saveState.value = 'error';
         saveError.value = describeApiError(err, 'Could not save the annotation');
+        // An engine restarting or a dropped link heals by itself: try again, less and less often. A refusal
+        // (unknown volume, bad input) will not change by waiting; the next edit tries again.
+        if (err instanceof ApiError && TRANSIENT.has(err.code) && !timer) {
+          timer = setTimeout(() => {
+            timer = null;
+            void flush();
+          }, retryMs);
+          retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+        }
       }
     })().finally(() => {
       saving = null;

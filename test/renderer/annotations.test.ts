@@ -205,3 +205,35 @@ describe('reference annotation', () => {
     expect(Array.from(s.refMaps.get(0)!)).toEqual(Array.from(labels.subarray(0, 144)));
   });
 });
+
+describe('saving through an engine that fails for a while', () => {
+  it('retries by itself after a transient failure, and the edit arrives', async () => {
+    const { Engine } = await import('../../main/engine/engine.js');
+    const { EngineFailure: EngineFailureCtor } = await import('../../main/engine/errors.js');
+    const flaky = new Engine();
+    const received: Array<{ slices: Array<{ k: number }> }> = [];
+    let calls = 0;
+    flaky.register({
+      'library.saveAnnotation': (p) => {
+        // Stores of earlier tests may still be saving through whichever client is installed now.
+        if (p.volumeId !== 'vol-x') throw new EngineFailureCtor('NOT_FOUND', 'not this test');
+        calls++;
+        if (calls === 1) throw new Error('engine restarting');
+        received.push(p);
+        return { annotationId: 'ann-1', created: true, annotatedSlices: 1 };
+      },
+    });
+    provideClient(new EngineClient(new LoopbackTransport(flaky)));
+    const s = useAnnotationsStore();
+    await s.open('vol-x', DIMS, 1, null);
+    const e = s.begin(0, 2, 'brush')!;
+    e.set(3, 1);
+    s.end();
+    await s.flush();
+    expect([s.saveState, s.saveError]).toEqual(['error', 'Could not save the annotation: the engine failed (INTERNAL): engine restarting']);
+    await expect.poll(() => s.saveState, { timeout: 10_000, interval: 50 }).toBe('saved');
+    expect(calls).toBe(2);
+    expect(received.map((p) => p.slices.map((x) => x.k))).toEqual([[2]]);
+    expect(s.annotationId).toBe('ann-1');
+  });
+});
