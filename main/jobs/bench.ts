@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../engine/create.js';
@@ -21,9 +21,30 @@ export interface LatencyStats {
 
 export interface LibraryLatencyReport {
   machine: { cpus: number; model: string; node: string };
-  job: { preset: string; batch: number; size: number; backend: string | null; stepsDuringSampling: number };
+  job: {
+    preset: string;
+    batch: number;
+    size: number;
+    backend: string | null;
+    stepsDuringSampling: number;
+    /** CPU seconds the worker used while the requests were timed (Linux; null elsewhere): proof it was busy. */
+    workerCpuSecondsDuringSampling: number | null;
+    samplingSeconds: number;
+  };
   idle: LatencyStats;
   duringPretraining: LatencyStats;
+}
+
+/** utime + stime of a process in seconds (Linux /proc; null when unavailable). */
+function cpuSeconds(pid: number | null): number | null {
+  if (!pid) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // After the command name: state is field 3, utime field 14, stime field 15 (1-based, in clock ticks).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 function stats(ms: number[]): LatencyStats {
@@ -101,13 +122,26 @@ export async function benchLibraryLatency(opts: { samples?: number; intervalMs?:
       await new Promise((r) => setTimeout(r, 200));
     }
     const stepBefore = lastStep;
+    const pid = (await engine.call('jobs.get', { id: job.id })).workerPid;
+    const cpu0 = cpuSeconds(pid);
+    const s0 = Date.now();
     const during = await sample();
+    const samplingSeconds = (Date.now() - s0) / 1000;
+    const cpu1 = cpuSeconds(pid);
     const steps = lastStep - stepBefore;
     await engine.call('jobs.cancel', { id: job.id });
     const cpu = cpus();
     return {
       machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', node: process.version },
-      job: { preset, batch, size, backend, stepsDuringSampling: steps },
+      job: {
+        preset,
+        batch,
+        size,
+        backend,
+        stepsDuringSampling: steps,
+        workerCpuSecondsDuringSampling: cpu0 !== null && cpu1 !== null ? +(cpu1 - cpu0).toFixed(2) : null,
+        samplingSeconds: +samplingSeconds.toFixed(1),
+      },
       idle: stats(idle),
       duringPretraining: stats(during),
     };

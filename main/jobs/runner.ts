@@ -290,14 +290,25 @@ export class JobRunner {
     child.on('message', (m: unknown) => {
       if (isWorkerMessage(m)) this.onMessage(a, m);
     });
-    child.on('error', (err) => this.log(a.row, `worker process error: ${err.message}`));
-    child.on('exit', (code, signal) => {
+    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
       try {
         this.onExit(a, code, signal);
       } finally {
         resolveExit();
         this.poke();
       }
+    };
+    child.on('error', (err) => {
+      this.log(a.row, `worker process error: ${err.message}`);
+      // A worker that could not be started at all never emits 'close'.
+      if (child.pid === undefined) {
+        a.stderrTail += err.message;
+        ended(1, null);
+      }
+    });
+    // 'close', not 'exit': it comes after the worker's last IPC message and output have been read.
+    child.on('close', (code, signal) => {
+      ended(code, signal);
     });
     child.send({ type: 'start', job: { id: claimed.id, kind: claimed.kind, params: JSON.parse(claimed.config) as Record<string, unknown>, workspace: root, jobDir } });
     return true;
@@ -360,6 +371,7 @@ export class JobRunner {
   }
 
   private onExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.active.get(a.row.id) !== a) return;
     if (a.killTimer) clearTimeout(a.killTimer);
     this.active.delete(a.row.id);
     if (!this.lib) return;
