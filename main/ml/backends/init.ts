@@ -41,6 +41,10 @@ export function wasmDistDir(): string {
 const loading = new Map<BackendName, Promise<string[]>>();
 let wasmPathsSet = false;
 
+function isStarted(tfjsName: string): boolean {
+  return tfjsName in tf.engine().registry;
+}
+
 async function loadTfjsNode(name: 'tensorflow' | 'tensorflow-gpu'): Promise<void> {
   const pkg = probeBackend(name).package;
   // A computed specifier: these optional packages may be absent, and the compiler must not need their types.
@@ -62,10 +66,10 @@ async function load(name: BackendName): Promise<string[]> {
       await loadTfjsNode(name);
       return [];
     case 'wasm':
-      if (!wasmPathsSet) {
-        setWasmPaths(wasmDistDir());
-        wasmPathsSet = true;
-      }
+      // Paths matter only before the module loads; if someone started wasm already, it found its binaries.
+      // (The engine's registry is read directly: tf.findBackend would start the backend as a side effect.)
+      if (!wasmPathsSet && !isStarted('wasm')) setWasmPaths(wasmDistDir());
+      wasmPathsSet = true;
       // Before the backend starts, so that its first use already finds our kernels.
       return registerWasmTrainingKernels();
     case 'cpu':
@@ -75,13 +79,12 @@ async function load(name: BackendName): Promise<string[]> {
 }
 
 function resolveChoice(opts: InitBackendOptions): { name: BackendName; reason: string } {
-  let choice: BackendChoice;
   if (opts.backend) {
     const probe = probeBackend(opts.backend);
     if (!probe.available) throw new Error(`backend ${opts.backend} was requested but ${probe.reason}`);
     return { name: opts.backend, reason: `requested by the caller` };
   }
-  choice = chooseBackend(opts.env ?? process.env);
+  const choice: BackendChoice = chooseBackend(opts.env ?? process.env);
   if (!choice.selected) throw new Error(`no compute backend: ${choice.reason}`);
   return { name: choice.selected, reason: choice.reason };
 }
@@ -102,7 +105,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Active
   }
   const kernels = await pending;
   const tfjsName = TFJS_NAME[name];
-  if (tf.getBackend() !== tfjsName || !tf.findBackend(tfjsName)) {
+  if (tf.getBackend() !== tfjsName || !isStarted(tfjsName)) {
     const ok = await tf.setBackend(tfjsName);
     if (!ok) throw new Error(`backend ${name} failed to initialise (tfjs could not start '${tfjsName}')`);
   }
