@@ -41,23 +41,35 @@ export function decodeVoxels(b64: string, dtype: Dtype, expected: number): Typed
 
 /**
  * Values at the given percentiles (0..100) of the finite voxels, from a sorted sample of at most
- * `maxSample` values: enough to place a window/level, cheap on a whole cine frame.
+ * `maxSample` values: enough to place a window/level, cheap on a whole cine frame. The sorted sample is
+ * kept per array, so voxels must not change in place (image frames never do).
  */
 export function percentiles(values: ArrayLike<number>, ps: number[], maxSample = 200_000): number[] {
-  const step = Math.max(1, Math.floor(values.length / maxSample));
-  const sample: number[] = [];
-  for (let n = 0; n < values.length; n += step) {
-    const v = values[n]!;
-    if (Number.isFinite(v)) sample.push(v);
-  }
-  if (sample.length === 0) return ps.map(() => 0);
-  const sorted = Float64Array.from(sample).sort();
+  const sorted = sortedSample(values, maxSample);
+  if (sorted.length === 0) return ps.map(() => 0);
   return ps.map((p) => {
     const x = (Math.min(100, Math.max(0, p)) / 100) * (sorted.length - 1);
     const lo = Math.floor(x);
     const hi = Math.min(sorted.length - 1, lo + 1);
     return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (x - lo);
   });
+}
+
+// Sorting the sample is the costly part; presets and auto-window ask again for the same frame array.
+const samples = new WeakMap<object, { maxSample: number; sorted: Float64Array }>();
+
+function sortedSample(values: ArrayLike<number>, maxSample: number): Float64Array {
+  const cached = typeof values === 'object' ? samples.get(values) : undefined;
+  if (cached && cached.maxSample === maxSample) return cached.sorted;
+  const step = Math.max(1, Math.floor(values.length / maxSample));
+  const sample: number[] = [];
+  for (let n = 0; n < values.length; n += step) {
+    const v = values[n]!;
+    if (Number.isFinite(v)) sample.push(v);
+  }
+  const sorted = Float64Array.from(sample).sort();
+  samples.set(values, { maxSample, sorted });
+  return sorted;
 }
 
 /** Window/level spanning the [lo, hi] percentiles (window at least 1e-6 so the mapping stays defined). */
