@@ -45,6 +45,8 @@ export interface FewShotData {
   classes: number[];
   /** Unlabeled slices (Mean Teacher), preprocessed like the labeled ones. */
   unlabeled?: SliceSource;
+  /** Validation slices given explicitly (e.g. an experiment's dev patients) instead of held back from `labeled`. */
+  validation?: LabeledSlice[];
   /** Where the labeled slices come from, for the record (volume ids or paths). */
   description?: string;
 }
@@ -164,7 +166,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
     throw new EngineFailure('BAD_INPUT', 'Mean Teacher needs unlabeled slices (the workspace has none)');
   }
 
-  const { train, validation } = splitLabeled(data.labeled, cfg.validationFraction, cfg.seed);
+  const { train, validation } = data.validation ? { train: data.labeled, validation: data.validation } : splitLabeled(data.labeled, cfg.validationFraction, cfg.seed);
   const student = createSegmenter(cfg.model, data.classes, cfg.seed);
   let backboneInfo: TrainingRecord['backbone'] = null;
   let teacher: Segmenter | null = null;

@@ -42,7 +42,7 @@ export function disposeModel(m: LoadedModel): void {
 }
 
 /** Label values (not class indices) for every voxel of `volume`, in its own grid. */
-export async function predictVolume(model: LoadedModel, volume: Volume, opts: PredictOptions = {}): Promise<Uint8Array | Uint16Array> {
+export async function predictVolume(model: Pick<LoadedModel, 'segmenter' | 'preprocess'>, volume: Volume, opts: PredictOptions = {}): Promise<Uint8Array | Uint16Array> {
   const { segmenter, preprocess } = model;
   const size = preprocess.size;
   const batch = Math.max(1, opts.batch ?? 8);

@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { initBackend } from '../../ml/backends/init.js';
+import { BUDGETS, type BudgetName } from '../../ml/experiment/budgets.js';
+import { runAcdcExperiment } from '../../ml/experiment/acdc.js';
+import { experimentMarkdown, writeExperimentSection } from '../../ml/experiment/report.js';
+import { defaultWorkspaceDir } from '../../library/workspace.js';
+import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+
+const USAGE = [
+  'pix2rep experiment acdc [--budget smoke|2h|night|paper] [--data DIR] [--work DIR] [--report FILE] [--json]',
+  '',
+  "Runs the paper's protocol on ACDC with the patient split fixed in resources/experiments/acdc-split.json:",
+  'Pix2Rep (v1, v2) pretraining on the pool images, then supervised, linear-probe, fine-tune and Mean Teacher',
+  'models per labeled regime and seed, scored by 3D Dice (RV, MYO, LV) on the test patients. The table goes to',
+  '--report FILE (default docs/EVALUATION.md, in a section per budget). --data defaults to ../shared/data/acdc;',
+  'pretraining checkpoints go to --work DIR (default: the workspace experiments/acdc-BUDGET folder; resumable;',
+  'smoke uses a temporary folder).',
+].join('\n');
+
+export const experimentCommand: Command = {
+  name: 'experiment',
+  summary: "Run the paper's ACDC protocol (pretraining, few-shot methods, test Dice) and write the table.",
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      { ...workspaceOption, ...jsonOption, ...helpOption, budget: { type: 'string', default: 'smoke' }, data: { type: 'string' }, work: { type: 'string' }, report: { type: 'string' } },
+      true,
+    );
+    if (values.help) {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    if (positionals[0] !== 'acdc' || positionals.length !== 1) throw new UsageError('usage: pix2rep experiment acdc [--budget …] (acdc is the only experiment)');
+    const budget = values.budget as BudgetName;
+    if (!(budget in BUDGETS)) throw new UsageError(`--budget must be one of ${Object.keys(BUDGETS).join(', ')}, got "${values.budget}"`);
+    const dataDir = resolve(values.data ?? process.env.PIX2REP_ACDC ?? join(process.cwd(), '..', 'shared', 'data', 'acdc'));
+    const temp = !values.work && budget === 'smoke' ? mkdtempSync(join(tmpdir(), 'p2r-acdc-smoke-')) : null;
+    const workDir = resolve(values.work ?? temp ?? join(values.workspace ?? defaultWorkspaceDir(), 'experiments', `acdc-${budget}`));
+    const report = resolve(values.report ?? join(process.cwd(), 'docs', 'EVALUATION.md'));
+    const active = await initBackend();
+    const ac = new AbortController();
+    const onSigint = () => {
+      ac.abort();
+      process.once('SIGINT', () => process.exit(130));
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const result = await runAcdcExperiment({
+        dataDir,
+        budget,
+        workDir,
+        signal: ac.signal,
+        onLog: (t) => (values.json ? process.stdout.write(JSON.stringify({ event: 'log', text: t }) + '\n') : process.stderr.write(t + '\n')),
+      });
+      const command = `pix2rep experiment acdc --budget ${budget}${values.report ? ` --report ${values.report}` : ''}`;
+      writeExperimentSection(report, budget, experimentMarkdown(result, command));
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ event: 'done', backend: active.name, wallSeconds: result.wallSeconds, report, runs: result.runs.map(({ patients: _p, ...r }) => r) }) + '\n');
+      } else process.stdout.write(`${experimentMarkdown(result, command)}\nwritten to ${report}\n`);
+      return 0;
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+      if (temp) rmSync(temp, { recursive: true, force: true });
+    }
+  },
+};

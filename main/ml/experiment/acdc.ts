@@ -1,0 +1,227 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readNifti } from '../../io/nifti.js';
+import type { Volume } from '../../io/volume.js';
+import { EngineFailure } from '../../engine/errors.js';
+import { tf } from '../tf.js';
+import { pretrainConfig, type PretrainMethod } from '../config.js';
+import { runPretraining } from '../pretrain/loop.js';
+import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
+import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
+import { niftiLabeledSlices, type LabeledSlice } from '../fewshot/data.js';
+import { runFewShot } from '../fewshot/train.js';
+import { disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
+import { predictVolume } from '../infer/index.js';
+import { dice } from '../metrics/dice.js';
+import { BUDGETS, type Budget, type BudgetName } from './budgets.js';
+
+/**
+ * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
+ * resources/experiments/acdc-split.json. Pretraining (v1 and v2) on the pool's images only, resumable in the
+ * work folder; every method trained on the same labeled patients, selected on the dev patients, and scored
+ * by 3D Dice on the test patients (ED and ES volumes, mean of the two per patient).
+ */
+
+export interface AcdcSplit {
+  description: string;
+  groups: Record<string, string[]>;
+  pretrainingPool: string[];
+  dev: string[];
+  labeled: Record<'1' | '2' | '5', string[]>;
+  test: string[];
+}
+
+export const SPLIT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'resources', 'experiments', 'acdc-split.json');
+
+export function loadSplit(path = SPLIT_PATH): AcdcSplit {
+  const s = JSON.parse(readFileSync(path, 'utf8')) as AcdcSplit;
+  const used = new Set([...s.pretrainingPool, ...s.dev, ...Object.values(s.labeled).flat()]);
+  const leak = s.test.filter((p) => used.has(p));
+  if (leak.length) throw new Error(`${path}: test patients ${leak.join(', ')} are also used for training or selection`);
+  return s;
+}
+
+export const STRUCTURES = [
+  { label: 1, name: 'RV' },
+  { label: 2, name: 'MYO' },
+  { label: 3, name: 'LV' },
+] as const;
+
+interface PatientFiles {
+  patient: string;
+  frames: Array<{ image: string; gt: string }>;
+}
+
+/** ED and ES images of a patient and their `_gt` label maps. */
+export function patientFiles(dataDir: string, patient: string): PatientFiles {
+  const dir = [join(dataDir, 'training', patient), join(dataDir, 'testing', patient), join(dataDir, patient)].find((d) => existsSync(d));
+  if (!dir) throw new EngineFailure('NOT_FOUND', `ACDC patient ${patient} not found under ${dataDir}`);
+  const frames = readdirSync(dir)
+    .filter((n) => /_frame\d+\.nii(\.gz)?$/.test(n))
+    .sort()
+    .map((n) => ({ image: join(dir, n), gt: join(dir, n.replace(/\.nii(\.gz)?$/, '_gt.nii$1')) }))
+    .filter((f) => existsSync(f.gt));
+  if (frames.length === 0) throw new EngineFailure('NOT_FOUND', `${dir}: no patientXXX_frameYY.nii.gz with a _gt label map`);
+  return { patient, frames };
+}
+
+export type MethodId = 'supervised' | 'pix2rep-linear' | 'pix2rep-finetune' | 'pix2rep-v2-linear' | 'pix2rep-v2-finetune' | 'mean-teacher';
+
+export interface RunResult {
+  regime: string;
+  seed: number;
+  method: MethodId;
+  /** For Mean Teacher: the method it was built on. */
+  base?: MethodId;
+  validationDice: number | null;
+  steps: number;
+  /** Step whose weights were kept (0: the untrained head/network scored best on the dev patients). */
+  bestStep: number;
+  seconds: number;
+  /** Per test patient: Dice per structure (mean of ED and ES). */
+  patients: Array<{ patient: string; dice: Record<string, number> }>;
+  /** Mean over test patients per structure, and the mean of the three. */
+  mean: Record<string, number>;
+}
+
+export interface ExperimentResult {
+  budget: Budget;
+  backend: string;
+  wallSeconds: number;
+  pretraining: Array<{ method: PretrainMethod; steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string }>;
+  runs: RunResult[];
+  split: { pool: number; dev: string[]; test: string[]; labeled: Record<string, string[]> };
+}
+
+export interface ExperimentOptions {
+  dataDir: string;
+  budget: BudgetName;
+  /** Pretraining checkpoints (resumable) and scratch. */
+  workDir: string;
+  signal?: AbortSignal;
+  onLog?: (text: string) => void;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+function evaluate(seg: Segmenter, preprocess: Budget['preprocess'], test: Array<{ patient: string; volumes: Array<{ image: Volume; gt: Volume }> }>) {
+  return async (): Promise<RunResult['patients']> => {
+    const out: RunResult['patients'] = [];
+    for (const t of test) {
+      const per: Record<string, number[]> = {};
+      for (const v of t.volumes) {
+        const pred = await predictVolume({ segmenter: seg, preprocess }, v.image, { batch: 8 });
+        for (const s of STRUCTURES) (per[s.name] ??= []).push(dice(pred, v.gt.data, s.label));
+      }
+      out.push({ patient: t.patient, dice: Object.fromEntries(Object.entries(per).map(([k, xs]) => [k, mean(xs)])) });
+    }
+    return out;
+  };
+}
+
+function summarise(patients: RunResult['patients']): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const s of STRUCTURES) m[s.name] = mean(patients.map((p) => p.dice[s.name]!));
+  m.mean = mean(STRUCTURES.map((s) => m[s.name]!));
+  return m;
+}
+
+export async function runAcdcExperiment(opts: ExperimentOptions): Promise<ExperimentResult> {
+  const t0 = performance.now();
+  const budget = BUDGETS[opts.budget];
+  if (!budget) throw new EngineFailure('BAD_INPUT', `unknown budget ${opts.budget} (smoke, 2h, night, paper)`);
+  const log = opts.onLog ?? (() => undefined);
+  const split = loadSplit();
+  const take = <T>(xs: T[], n: number | null) => (n === null ? xs : xs.slice(0, n));
+  const pool = take(split.pretrainingPool, budget.poolPatients);
+  const dev = take(split.dev, budget.devPatients);
+  const testIds = take(split.test, budget.testPatients);
+  const pre = budget.preprocess;
+  const classes = [1, 2, 3];
+
+  // Pretraining on images only: the pool's label maps are never opened.
+  const poolImages = pool.flatMap((p) => patientFiles(opts.dataDir, p).frames.map((f) => f.image));
+  const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
+  const pretraining: ExperimentResult['pretraining'] = [];
+  const backbones: Partial<Record<PretrainMethod, string>> = {};
+  for (const method of ['pix2rep', 'pix2rep-v2'] as PretrainMethod[]) {
+    const cfg = pretrainConfig('compact', { model: budget.model, preprocess: pre, loss: { method }, train: { batch: budget.pretrainBatch, seed: 1 } });
+    const outDir = join(opts.workDir, `pretrain-${method}`);
+    log(`pretraining ${method}: ${budget.pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
+    const r = await runPretraining({ config: cfg, source: poolSource, outDir, steps: budget.pretrainSteps, resume: true, signal: opts.signal });
+    if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
+    const ck = r.bestCheckpoint ?? r.lastCheckpoint;
+    backbones[method] = ck;
+    pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck });
+  }
+
+  const labeledOf = async (patients: string[]): Promise<LabeledSlice[]> => {
+    const out: LabeledSlice[] = [];
+    for (const p of patients) for (const f of patientFiles(opts.dataDir, p).frames) out.push(...(await niftiLabeledSlices(f.image, f.gt, classes, pre, p)));
+    return out;
+  };
+  const devSlices = await labeledOf(dev);
+  const test: Array<{ patient: string; volumes: Array<{ image: Volume; gt: Volume }> }> = [];
+  for (const p of testIds) {
+    const volumes = [];
+    for (const f of patientFiles(opts.dataDir, p).frames) volumes.push({ image: await readNifti(f.image), gt: await readNifti(f.gt) });
+    test.push({ patient: p, volumes });
+  }
+  log(`dev ${dev.length} patients (${devSlices.length} slices), test ${test.length} patients`);
+
+  const methods: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = [
+    { id: 'supervised', mode: 'supervised', backbone: null },
+    { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
+    { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
+    { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
+    { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
+  ];
+  const runs: RunResult[] = [];
+  const runOne = async (regime: string, seed: number, labeled: LabeledSlice[], id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId) => {
+    if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
+    const cfg = fewShotConfig(mode, {
+      meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
+      model: budget.model,
+      preprocess: pre,
+      steps: mode === 'linear' ? budget.linearSteps : budget.downstreamSteps,
+      batch: budget.batch,
+      validateEvery: budget.validateEvery,
+      patience: budget.patience,
+      seed,
+    });
+    const { segmenter, record } = await runFewShot({
+      config: cfg,
+      data: { labeled, validation: devSlices, classes, unlabeled: mode === 'mean-teacher' ? poolSource : undefined, description: `ACDC regime ${regime}` },
+      backbone: backbone ? { path: backbones[backbone]!, name: backbone } : null,
+      signal: opts.signal,
+    });
+    try {
+      const patients = await evaluate(segmenter, pre, test)();
+      const r: RunResult = { regime, seed, method: id, ...(base ? { base } : {}), validationDice: record.validationDice, steps: record.steps, bestStep: record.bestStep, seconds: record.seconds, patients, mean: summarise(patients) };
+      runs.push(r);
+      log(`regime ${regime} seed ${seed} ${id}${base ? ` (on ${base})` : ''}: test Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} (validation ${record.validationDice?.toFixed(3) ?? 'n/a'}, ${record.steps} steps, ${record.seconds.toFixed(0)} s)`);
+    } finally {
+      disposeSegmenter(segmenter);
+    }
+  };
+  for (const regime of budget.regimes) {
+    const labeled = await labeledOf(split.labeled[regime]);
+    for (const seed of budget.seeds) for (const m of methods) await runOne(regime, seed, labeled, m.id, m.mode, m.backbone);
+    if (budget.meanTeacher) {
+      // The base is chosen on the dev patients (validation Dice), never on the test patients.
+      const candidates = methods.filter((m) => m.mode !== 'linear');
+      const score = (id: MethodId) => mean(runs.filter((r) => r.regime === regime && r.method === id).map((r) => r.validationDice ?? 0));
+      const best = candidates.reduce((a, b) => (score(b.id) > score(a.id) ? b : a));
+      for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'mean-teacher', 'mean-teacher', best.backbone, best.id);
+    }
+  }
+  return {
+    budget,
+    backend: tf.getBackend(),
+    wallSeconds: (performance.now() - t0) / 1000,
+    pretraining,
+    runs,
+    split: { pool: pool.length, dev, test: testIds, labeled: Object.fromEntries(budget.regimes.map((r) => [r, split.labeled[r]])) },
+  };
+}

@@ -1,0 +1,114 @@
+import type { ModelConfig, PreprocessConfig } from '../config.js';
+import { modelPreset } from '../config.js';
+
+/**
+ * Budgets of `pix2rep experiment acdc`: one table, so what each budget does is visible in one place and the
+ * report can print it. Times are what the budget is sized for on the 2-core reference machine; only `smoke`
+ * has been run end to end here so far.
+ */
+export type BudgetName = 'smoke' | '2h' | 'night' | 'paper';
+
+export interface Budget {
+  name: BudgetName;
+  model: ModelConfig;
+  preprocess: PreprocessConfig;
+  /** Pretraining steps per method (v1, v2) and batch. */
+  pretrainSteps: number;
+  pretrainBatch: number;
+  /** Pretraining pool patients used (a prefix of the split's pool; all when null). */
+  poolPatients: number | null;
+  downstreamSteps: number;
+  /** The linear probe's steps (cheap: no backbone gradient). */
+  linearSteps: number;
+  batch: number;
+  validateEvery: number;
+  patience: number;
+  regimes: Array<'1' | '2' | '5'>;
+  seeds: number[];
+  /** Test patients evaluated (a prefix of the split's test list, which interleaves groups; all when null). */
+  testPatients: number | null;
+  /** Dev patients used for validation Dice (prefix; all when null). */
+  devPatients: number | null;
+  meanTeacher: boolean;
+}
+
+const SMALL: ModelConfig = {
+  preset: 'custom',
+  unet: { levels: 3, base: 8, embedding: 16, inChannels: 1, normalization: 'batch', bnMomentum: 0.1, bnEpsilon: 1e-5 },
+  head: { hidden: 16, out: 16 },
+};
+
+export const BUDGETS: Record<BudgetName, Budget> = {
+  smoke: {
+    name: 'smoke',
+    model: SMALL,
+    preprocess: { spacingMm: 2.5, size: 64, clipPercentiles: [0.5, 99.5] },
+    pretrainSteps: 6,
+    pretrainBatch: 4,
+    poolPatients: 3,
+    downstreamSteps: 12,
+    linearSteps: 12,
+    batch: 4,
+    validateEvery: 6,
+    patience: 0,
+    regimes: ['1'],
+    seeds: [1],
+    testPatients: 2,
+    devPatients: 1,
+    meanTeacher: true,
+  },
+  '2h': {
+    name: '2h',
+    model: modelPreset('compact'),
+    preprocess: { spacingMm: 1.5, size: 128, clipPercentiles: [0.5, 99.5] },
+    pretrainSteps: 600,
+    pretrainBatch: 8,
+    poolPatients: null,
+    downstreamSteps: 150,
+    linearSteps: 300,
+    batch: 8,
+    validateEvery: 25,
+    patience: 4,
+    regimes: ['1', '5'],
+    seeds: [1, 2, 3],
+    testPatients: 10,
+    devPatients: 5,
+    meanTeacher: true,
+  },
+  night: {
+    name: 'night',
+    model: modelPreset('compact'),
+    preprocess: { spacingMm: 1.5, size: 128, clipPercentiles: [0.5, 99.5] },
+    pretrainSteps: 8000,
+    pretrainBatch: 8,
+    poolPatients: null,
+    downstreamSteps: 600,
+    linearSteps: 1500,
+    batch: 8,
+    validateEvery: 50,
+    patience: 6,
+    regimes: ['1', '2', '5'],
+    seeds: [1, 2, 3],
+    testPatients: null,
+    devPatients: null,
+    meanTeacher: true,
+  },
+  paper: {
+    name: 'paper',
+    model: modelPreset('paper'),
+    preprocess: { spacingMm: 1.5, size: 128, clipPercentiles: [0.5, 99.5] },
+    pretrainSteps: 24000,
+    pretrainBatch: 8,
+    poolPatients: null,
+    downstreamSteps: 3000,
+    linearSteps: 6000,
+    batch: 8,
+    validateEvery: 100,
+    patience: 10,
+    regimes: ['1', '2', '5'],
+    seeds: [1, 2, 3, 4, 5],
+    testPatients: null,
+    devPatients: null,
+    meanTeacher: true,
+  },
+};
