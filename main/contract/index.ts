@@ -8,6 +8,7 @@ import { libraryEvents, libraryMethods } from './library.js';
 import { annotationMethods } from './annotations.js';
 import { jobEvents, jobMethods } from './jobs.js';
 import { embedMethods } from './embed.js';
+import { mlMethods } from './ml.js';
 
 export * from './protocol.js';
 export * from './engine.js';
@@ -15,6 +16,7 @@ export * from './library.js';
 export * from './annotations.js';
 export * from './jobs.js';
 export * from './embed.js';
+export * from './ml.js';
 
 export const methods = {
   ...engineMethods,
@@ -22,6 +24,7 @@ export const methods = {
   ...annotationMethods,
   ...jobMethods,
   ...embedMethods,
+  ...mlMethods,
 };
 
 export const events = {

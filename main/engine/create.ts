@@ -5,6 +5,7 @@ import { libraryHandlers } from '../library/handlers.js';
 import { annotationHandlers } from '../library/annotation-handlers.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { embedHandlers } from '../embed/handlers.js';
+import { mlHandlers } from '../ml/fewshot/handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -26,5 +27,6 @@ export function createEngine(opts: EngineOptions): Engine {
   engine.register(annotationHandlers(workspace));
   engine.register(jobHandlers(workspace));
   engine.register(embedHandlers(workspace));
+  engine.register(mlHandlers(workspace));
   return engine;
 }
