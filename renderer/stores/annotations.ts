@@ -160,15 +160,17 @@ export const useAnnotationsStore = defineStore('annotations', () => {
 
   /**
    * Copy the reference's labels on one frame into the edited annotation (one undoable command); slices
-   * that receive labels become annotated. Returns how many slices changed.
+   * that receive labels become annotated. Returns how many slices changed. `only` limits it to some slices
+   * (accepting a prediction slice by slice).
    */
-  function copyReference(frame: number): number {
+  function copyReference(frame: number, only?: readonly number[]): number {
     end();
     const src = refMaps.value.get(frame);
     const dst = maps.value.get(frame);
     if (!src || !dst) return 0;
     const diffs: SliceDiff[] = [];
     for (let k = 0; k < dims.value[2]; k++) {
+      if (only && !only.includes(k)) continue;
       const from = src.subarray(k * sliceLen.value, (k + 1) * sliceLen.value);
       if (!from.some((v) => v !== 0)) continue;
       const edit = new SliceEdit(sliceOf(frame, k)!, frame, k);
