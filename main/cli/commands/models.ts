@@ -1,16 +1,20 @@
 import { resolve } from 'node:path';
 import { exportModel, importModel, listModels } from '../../ml/fewshot/library.js';
+import { initBackend } from '../../ml/backends/init.js';
+import { exportModelOnnx } from '../../ml/onnx/library.js';
 import { openLibrary } from '../../library/library.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
 
 const USAGE = [
   'pix2rep models list [--json]',
-  'pix2rep models export NAME --out DIR',
+  'pix2rep models export NAME --out DIR [--format p2s|onnx]',
   'pix2rep models import DIR',
   '',
   'Models of the workspace: pretrained backbones and segmentation models with their training record. export',
-  'copies a model folder (plus model.json) to DIR/NAME; import adds such a folder to this workspace.',
+  'copies a model folder (plus model.json) to DIR/NAME; with --format onnx it writes DIR/NAME.onnx instead',
+  '(backbones: embedding output; segmentation models: class logits) for PyTorch, MONAI, 3D Slicer or any',
+  'ONNX runtime. import adds an exported folder to this workspace.',
 ].join('\n');
 
 export const modelsCommand: Command = {
@@ -18,7 +22,7 @@ export const modelsCommand: Command = {
   summary: 'List, export and import the models of the workspace (backbones and segmentation models).',
   usage: USAGE,
   async run(argv) {
-    const { values, positionals } = parse(argv, { ...workspaceOption, ...jsonOption, ...helpOption, out: { type: 'string' } }, true);
+    const { values, positionals } = parse(argv, { ...workspaceOption, ...jsonOption, ...helpOption, out: { type: 'string' }, format: { type: 'string' } }, true);
     if (values.help) {
       process.stdout.write(USAGE + '\n');
       return 0;
@@ -36,7 +40,10 @@ export const modelsCommand: Command = {
       if (action === 'export') {
         if (!arg) throw new UsageError('models export NAME --out DIR: NAME is missing');
         if (!values.out) throw new UsageError('models export needs --out DIR');
-        const dest = exportModel(lib, arg, values.out);
+        const format = values.format ?? 'p2s';
+        if (format !== 'p2s' && format !== 'onnx') throw new UsageError(`models export --format ${format}: expected p2s or onnx`);
+        if (format === 'onnx') await initBackend();
+        const dest = format === 'onnx' ? await exportModelOnnx(lib, arg, values.out) : exportModel(lib, arg, values.out);
         process.stdout.write(values.json ? JSON.stringify({ exported: dest }) + '\n' : `exported to ${dest}\n`);
         return 0;
       }
