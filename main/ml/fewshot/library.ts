@@ -7,7 +7,8 @@ import type { Library } from '../../library/library.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import type { PreprocessConfig } from '../config.js';
-import { labeledSlices, type LabeledSlice } from './data.js';
+import { labeledSlices, labelValuesOf, type LabeledSlice } from './data.js';
+import type { Volume } from '../../io/volume.js';
 import { MODEL_FILE, readModelFile, writeModelFile, type ModelFile } from './model-file.js';
 import type { Segmenter } from './segmenter.js';
 import type { BackboneRef, TrainingRecord } from './train.js';
@@ -67,24 +68,22 @@ export async function workspaceTrainingData(lib: Library, preprocess: Preprocess
     }
     if (byAnnotation.size) plans.push({ volumeId: vid, group: lib.catalog.volume(vid)?.studyId ?? vid, byAnnotation });
   }
-  const labeled: LabeledSlice[] = [];
-  const classes = [...labelByValue.keys()].sort((a, b) => a - b);
+  // First every label map (values missing from the lists still count: the list is a naming aid, the voxels
+  // are the truth), then the slices, so that class indices are final before any slice is encoded.
+  const maps = new Map<string, Volume>();
   for (const p of plans) {
-    const row = lib.catalog.volume(p.volumeId)!;
-    const image = await readNifti(lib.abs(row.storedPath));
+    for (const annId of p.byAnnotation.keys()) {
+      const label = await readNifti(lib.abs(lib.catalog.annotation(annId)!.storedPath));
+      maps.set(annId, label);
+      for (const v of labelValuesOf(label)) if (!labelByValue.has(v)) labelByValue.set(v, { value: v, name: `label ${v}`, color: '#888888' });
+    }
+  }
+  const classes = [...labelByValue.keys()].sort((a, b) => a - b);
+  const labeled: LabeledSlice[] = [];
+  for (const p of plans) {
+    const image = await readNifti(lib.abs(lib.catalog.volume(p.volumeId)!.storedPath));
     for (const [annId, slices] of p.byAnnotation) {
-      const ann = lib.catalog.annotation(annId)!;
-      const label = await readNifti(lib.abs(ann.storedPath));
-      // A label drawn with a value missing from the list still counts: the list is a naming aid, the voxels are the truth.
-      for (let i = 0; i < label.data.length; i++) {
-        const v = label.data[i]!;
-        if (v && !labelByValue.has(v)) {
-          labelByValue.set(v, { value: v, name: `label ${v}`, color: '#888888' });
-          classes.push(v);
-          classes.sort((a, b) => a - b);
-        }
-      }
-      labeled.push(...labeledSlices(image, label, slices, classes, preprocess, { volumeId: p.volumeId, group: p.group, name: `annotation ${annId}` }));
+      labeled.push(...labeledSlices(image, maps.get(annId)!, slices, classes, preprocess, { volumeId: p.volumeId, group: p.group, name: `annotation ${annId}` }));
     }
   }
   const paths = volumeIds.map((id) => lib.abs(lib.catalog.volume(id)!.storedPath));
