@@ -16,7 +16,8 @@ export const WORKER_BOOT = join(dirname(fileURLToPath(import.meta.url)), 'worker
 
 export type RunnerEvent =
   | { event: 'job.state'; data: { job: JobSummary } }
-  | { event: 'job.progress'; data: WorkerProgress & { jobId: string; backend: string | null } };
+  | { event: 'job.progress'; data: WorkerProgress & { jobId: string; backend: string | null } }
+  | { event: 'library.changed'; data: { reason: string } };
 
 export interface RunnerOptions {
   workspace: string;
@@ -426,6 +427,8 @@ export class JobRunner {
     };
     this.log(final, words[status] ?? status);
     this.emitState(final);
+    // The worker wrote the catalogue; views of this engine listing studies or models must refresh.
+    if (status === 'done' && (row.kind === 'import' || row.kind === 'pretrain')) this.emit({ event: 'library.changed', data: { reason: `${row.kind} job` } });
   }
 
   /** A finished pretraining becomes a model of the library, pointing at the job's checkpoints. */

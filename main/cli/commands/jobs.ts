@@ -128,7 +128,7 @@ async function runForeground(workspace: string, exitWhenIdle: boolean): Promise<
       if (e.event === 'job.state') {
         const j = e.data.job;
         say(`${j.id} ${j.status}${j.error ? `: ${j.error}` : ''}${j.waiting ? ` (${j.waiting})` : ''}`);
-      } else if (e.data.kind === 'validation') {
+      } else if (e.event === 'job.progress' && e.data.kind === 'validation') {
         say(`${e.data.jobId} step ${e.data.step}: validation loss ${e.data.validationLoss?.toFixed(4)}`);
       }
     },
