@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobSchedule, JobSummary } from '../contract/jobs.js';
@@ -35,6 +35,11 @@ export interface RunnerOptions {
   cancelGraceMs?: number;
   /** Extra environment for workers (tests force the compute backend this way). */
   workerEnv?: NodeJS.ProcessEnv;
+  /**
+   * The worker's entry file. Default: PIX2REP_JOB_WORKER, else worker-boot.mjs next to this module (the sources
+   * through tsx). A bundled build (the packaged app) points it at its compiled worker.
+   */
+  workerEntry?: string;
 }
 
 interface Active {
@@ -52,8 +57,22 @@ interface Active {
 }
 
 const iso = (t: number) => new Date(t).toISOString();
-/** Workers report at least every 5 s; a heartbeat older than this belongs to a worker that is gone. */
-const HEARTBEAT_STALE_MS = 60_000;
+/** Where /proc is missing: a heartbeat older than this (steps block the worker's timers) means the worker is gone. */
+const HEARTBEAT_STALE_MS = 10 * 60_000;
+
+/**
+ * Whether `pid` is still the worker of job `jobId` (and not an unrelated process that got its pid later): on
+ * Linux by the job id in its environment, elsewhere by the age of its last heartbeat.
+ */
+export function isWorkerOf(pid: number, jobId: string, heartbeatAt: string | null): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`PIX2REP_JOB_ID=${jobId}`);
+  } catch {
+    const beat = heartbeatAt ? Date.parse(heartbeatAt) : 0;
+    return Date.now() - beat < HEARTBEAT_STALE_MS;
+  }
+}
 
 /**
  * The job runner of one workspace (one per workspace, by a lock file). It starts queued jobs in order of
@@ -142,11 +161,9 @@ export class JobRunner {
     const store = this.jobs;
     const grace = this.opts.orphanGraceMs ?? 60_000;
     for (const row of store.running()) {
-      // A worker of a runner that died notices the lost channel, checkpoints and exits: give it time. Only when
-      // its heartbeat is recent: an old heartbeat means that pid now belongs to some other process.
-      const beat = row.heartbeat_at ? Date.parse(row.heartbeat_at) : 0;
-      const fresh = Date.now() - beat < HEARTBEAT_STALE_MS;
-      if (fresh && pidAlive(row.worker_pid) && row.worker_pid !== process.pid) {
+      // A worker of a runner that died notices the lost channel (after its current step), checkpoints and exits:
+      // give it time, so that two workers never write the same job's checkpoints.
+      if (row.worker_pid && row.worker_pid !== process.pid && isWorkerOf(row.worker_pid, row.id, row.heartbeat_at)) {
         const t0 = Date.now();
         while (pidAlive(row.worker_pid) && Date.now() - t0 < grace) await new Promise((r) => setTimeout(r, 200));
       }
@@ -256,7 +273,7 @@ export class JobRunner {
     const root = this.lib!.layout.root;
     const jobDir = join(root, claimed.path ?? `jobs/${claimed.id}`);
     mkdirSync(jobDir, { recursive: true });
-    const child = fork(WORKER_BOOT, [], {
+    const child = fork(this.opts.workerEntry ?? process.env.PIX2REP_JOB_WORKER ?? WORKER_BOOT, [], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...this.opts.workerEnv, PIX2REP_JOB_ID: claimed.id },
       // The host's own flags (a test runner's, an inspector) are not the worker's business.

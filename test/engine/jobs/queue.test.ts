@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { cancelJob, pauseJob, resumeJob, setPriority } from '../../../main/jobs/
 import { enqueueJob } from '../../../main/jobs/enqueue.js';
 import { acquireLock, RunnerLockedError } from '../../../main/jobs/lock.js';
 import { exitReason } from '../../../main/jobs/log.js';
-import { JobRunner } from '../../../main/jobs/runner.js';
+import { isWorkerOf, JobRunner } from '../../../main/jobs/runner.js';
 import { attachRunner } from '../../../main/jobs/index.js';
 import { nextAt, resolveSchedule, windowAt } from '../../../main/jobs/schedule.js';
 import { openStore } from './fixture.js';
@@ -187,6 +187,20 @@ describe('runner lock and start-up recovery', () => {
     expect((await engine.call('jobs.get', { id: job.id })).waiting).toBe('waits for the running job to finish');
     expect(events[0]).toBe('job.state:queued');
     await runner!.stop();
+  });
+
+  it('a live pid counts as a job\'s worker only if it carries that job\'s id (pids are reused)', async () => {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { env: { ...process.env, PIX2REP_JOB_ID: 'job-x' }, stdio: 'ignore' });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      const fresh = new Date().toISOString();
+      expect(isWorkerOf(child.pid!, 'job-x', null)).toBe(true);
+      expect(isWorkerOf(child.pid!, 'job-y', fresh)).toBe(false);
+      expect(isWorkerOf(process.ppid, 'job-x', fresh)).toBe(false);
+      expect(isWorkerOf(deadPid(), 'job-x', fresh)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('worker exits in plain words', () => {
