@@ -122,6 +122,29 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
+  let stops: (() => void)[] = [];
+
+  /** Keep the list current: on connect, engine restart, and when a job that makes a model finishes. */
+  function start(): void {
+    if (stops.length) return;
+    const client = useClient();
+    stops = [
+      client.on('engine.ready', () => void refresh()),
+      client.on('job.state', ({ job }) => {
+        if (job.status === 'done' && (job.kind === 'pretrain' || job.kind === 'train')) void refresh();
+      }),
+      client.onState((s) => {
+        if (s === 'open') void refresh();
+      }),
+    ];
+    if (client.state === 'open') void refresh();
+  }
+
+  function stop(): void {
+    for (const s of stops) s();
+    stops = [];
+  }
+
   async function cancelTraining(): Promise<void> {
     await trainCall?.cancel();
   }
@@ -132,7 +155,7 @@ export const useModelsStore = defineStore('models', () => {
 
   return {
     models, order, error, training, predicting, lastTraining, predictions, list, backbones, segmenters,
-    nameOf, refresh, train, predict, cancelTraining, cancelPrediction,
+    nameOf, refresh, train, predict, cancelTraining, cancelPrediction, start, stop,
   };
 });
 

@@ -102,6 +102,8 @@ describe('results maths', () => {
   it('finds RV, MYO and LV by name, falling back to the ACDC values', () => {
     expect(cardiacLabelsFrom([{ value: 7, name: 'LV' }, { value: 5, name: 'Myocardium' }, { value: 9, name: 'RV' }])).toEqual({ rv: 9, myo: 5, lv: 7 });
     expect(cardiacLabelsFrom([{ value: 4, name: 'LV myo' }])).toEqual({ rv: 1, myo: 4, lv: 3 });
+    expect(cardiacLabelsFrom([{ value: 1, name: 'RV cavity' }, { value: 2, name: 'LV myocardium' }, { value: 3, name: 'LV cavity' }])).toEqual({ rv: 1, myo: 2, lv: 3 });
+    expect(cardiacLabelsFrom([{ value: 3, name: 'LV myocardium' }, { value: 2, name: 'LV cavity' }])).toEqual({ rv: 1, myo: 3, lv: 2 });
     expect(cardiacLabelsFrom([])).toEqual({ rv: 1, myo: 2, lv: 3 });
   });
 });
