@@ -53,7 +53,7 @@ export async function trainInWorkspace(workspace: string, opts: WorkspaceTrainOp
     signal: opts.signal,
     onProgress: opts.onProgress,
   });
-  const name = opts.name ?? `${opts.mode}-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}`;
+  const name = opts.name ?? `${opts.mode}-${new Date().toISOString().slice(0, 16).replace('T', '-').replace(':', '')}`;
   try {
     if (record.stopped === 'cancelled') return { modelId: null, name, record };
     const lib2 = openLibrary(workspace);
