@@ -94,6 +94,21 @@ export const embedCommand: Command = {
     const log = (s: string) => {
       if (!values.json) process.stderr.write(s + '\n');
     };
+    // Every argument is checked before the engine parts load (seconds under load), so usage errors are quick.
+    let at: [number, number] = [0, 0];
+    let against: ReturnType<typeof parseAgainst> = [];
+    const method = values.method;
+    if (sub === 'similarity') {
+      const m = /^(\d+),(\d+)$/.exec(need('at', values.at));
+      if (!m) throw new UsageError(`--at must be X,Y (pixel indices), got "${values.at}"`);
+      at = [Number(m[1]), Number(m[2])];
+      against = parseAgainst(values.against, slice, frame);
+    } else {
+      if (method === 'tsne') throw new UsageError('t-SNE is not available (no maintained t-SNE package fits 20,000 pixels here): use --method umap or pca');
+      if (method !== 'umap' && method !== 'pca') throw new UsageError(`--method must be umap or pca, got "${method}"`);
+    }
+    const sample = int('sample', values.sample, 10);
+    const seed = int('seed', values.seed);
     // Loaded here, not at the top: tfjs and umap-js only when the command really runs.
     const { EmbedService } = await import('../../embed/service.js');
     const { encodePng } = await import('../../embed/png.js');
@@ -102,10 +117,6 @@ export const embedCommand: Command = {
     try {
       await mkdir(out, { recursive: true });
       if (sub === 'similarity') {
-        const m = /^(\d+),(\d+)$/.exec(need('at', values.at));
-        if (!m) throw new UsageError(`--at must be X,Y (pixel indices), got "${values.at}"`);
-        const at: [number, number] = [Number(m[1]), Number(m[2])];
-        const against = parseAgainst(values.against, slice, frame);
         const r = await service.similarity(model, { volumeId, frame, slice }, at, against);
         const files: Array<{ volumeId: string; frame: number; slice: number; nifti: string; png: string; best: { at: [number, number]; value: number } }> = [];
         for (const [n, map] of r.maps.entries()) {
@@ -133,14 +144,9 @@ export const embedCommand: Command = {
         else process.stdout.write(`Wrote ${files.length} similarity map(s) to ${out}\n`);
         return 0;
       }
-      const method = values.method;
-      if (method === 'tsne') throw new UsageError('t-SNE is not available (no maintained t-SNE package fits 20,000 pixels here): use --method umap or pca');
-      if (method !== 'umap' && method !== 'pca') throw new UsageError(`--method must be umap or pca, got "${method}"`);
-      const sample = int('sample', values.sample, 10);
-      const seed = int('seed', values.seed);
       let last = '';
       const r = await service.project(model, [{ volumeId, frame, slice }], {
-        method,
+        method: method as 'umap' | 'pca',
         ...(sample !== undefined ? { sample } : {}),
         ...(seed !== undefined ? { seed } : {}),
         onProgress: (p) => {

@@ -11,6 +11,7 @@ import { EmbedService } from '../../../main/embed/service.js';
 import { useCpu } from '../ml/cpu.js';
 import { phantomSlices } from '../ml/phantoms.js';
 import { runCli } from '../../support/cli.js';
+import { createEngine } from '../../../main/engine/create.js';
 import { decodePng } from '../../support/png.js';
 import { S, SPACING, volumeOf } from './fixture.js';
 
@@ -80,6 +81,31 @@ describe('embedding service', () => {
     c.close();
   }, 60_000);
 
+  it('the backend matrix-vector path gives the JS loop\'s maps; self-similarity 1, best match in range', async () => {
+    const query = { volumeId: niftiPath, frame: 0, slice: 0 };
+    const against = [{ volumeId: niftiPath, frame: 0, slice: 2 }, { volumeId: niftiPath, frame: 0, slice: 0 }];
+    // Both services read the same (float16) cache files: the first call computes and stores them.
+    const first = new EmbedService(workspace, { allowPaths: true });
+    await first.similarity('tiny', query, [16, 16], against);
+    first.close();
+    const fast = new EmbedService(workspace, { allowPaths: true });
+    const slow = new EmbedService(workspace, { allowPaths: true, accelerate: false });
+    const a = await fast.similarity('tiny', query, [16, 16], against);
+    const b = await slow.similarity('tiny', query, [16, 16], against);
+    expect(a.maps.map((m) => m.source)).toEqual(['disk', 'disk', 'memory']);
+    expect(a.maps.map((m) => m.slice)).toEqual([0, 2, 0]);
+    for (const [n, m] of a.maps.entries()) {
+      let worst = 0;
+      for (let p = 0; p < m.values.length; p++) worst = Math.max(worst, Math.abs(m.values[p]! - b.maps[n]!.values[p]!));
+      expect(worst).toBeLessThan(1e-5);
+      expect(m.best.value).toBeCloseTo(b.maps[n]!.best.value, 5);
+    }
+    expect(a.maps[0]!.values[16 * S + 16]).toBeCloseTo(1, 5);
+    expect(a.maps[2]!.values[16 * S + 16]).toBeCloseTo(1, 5);
+    fast.close();
+    slow.close();
+  }, 60_000);
+
   it('names the problem for an unknown model, volume, slice or pixel', async () => {
     const s = new EmbedService(workspace, { allowPaths: true });
     await expect(s.embedding('nope', { volumeId: niftiPath, frame: 0, slice: 0 })).rejects.toThrow(/no model "nope" \(known: tiny\)/);
@@ -88,6 +114,43 @@ describe('embedding service', () => {
     await expect(s.similarity('tiny', { volumeId: niftiPath, frame: 0, slice: 0 }, [S, 0])).rejects.toThrow(/outside the 32x32 slice/);
     s.close();
   });
+});
+
+/** Bytes of a base64 field (Buffer.from may return a view into a shared pool: copy the exact range). */
+function bytes(b64: string): ArrayBuffer {
+  const b = Buffer.from(b64, 'base64');
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+}
+
+describe('contract embed.*', () => {
+  it('lists models, answers similarity and projection for a library volume, with progress; unknown model is NOT_FOUND', async () => {
+    const engine = createEngine({ workspace });
+    await engine.call('library.import', { paths: [niftiPath] });
+    const { studies } = await engine.call('library.listStudies', {});
+    const volumeId = studies[0]!.series[0]!.volumes[0]!.id;
+    expect((await engine.call('embed.models', {})).models).toEqual([{ id: 'models/tiny', name: 'tiny', source: 'folder' }]);
+    const sim = await engine.call('embed.similarity', { modelId: 'tiny', volumeId, slice: 1, at: [16, 16], against: [{ volumeId, slice: 2 }] });
+    expect(sim.maps).toHaveLength(2);
+    const values = new Float32Array(bytes(sim.maps[0]!.values));
+    expect(values.length).toBe(S * S);
+    expect(values[16 * S + 16]).toBeCloseTo(1, 5);
+    expect(sim.maps[0]!.best.at).toEqual([16, 16]);
+    const events: string[] = [];
+    engine.onEvent((name, data) => {
+      if (name === 'request.progress') events.push((data as { stage: string }).stage);
+    });
+    const proj = await engine.call('embed.project', { modelId: 'tiny', slices: [{ volumeId, slice: 0 }, { volumeId, slice: 1 }], method: 'pca', sample: 200 });
+    expect(proj.points.count).toBe(200);
+    expect(proj.slices).toHaveLength(2);
+    expect(Buffer.from(proj.slices[1]!.rgb, 'base64').length).toBe(S * S * 3);
+    const rep = new Int32Array(bytes(proj.slices[1]!.representative));
+    const pointSlice = new Int32Array(bytes(proj.points.slice));
+    // Every pixel of slice 1 is represented by a scatter point of slice 1.
+    for (const r of rep) expect(pointSlice[r]).toBe(1);
+    expect(events).toEqual(expect.arrayContaining(['embed', 'pca', 'paint']));
+    await expect(engine.call('embed.similarity', { modelId: 'nope', volumeId, slice: 0, at: [0, 0] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(engine.call('embed.similarity', { modelId: 'tiny', volumeId, slice: 0, at: [S, 0] })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+  }, 120_000);
 });
 
 describe('pix2rep embed', () => {
