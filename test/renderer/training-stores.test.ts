@@ -8,6 +8,7 @@ import { Engine } from '../../main/engine/engine.js';
 import { EngineFailure } from '../../main/engine/errors.js';
 import { JobStore } from '../../main/jobs/store.js';
 import { openLibrary } from '../../main/library/library.js';
+import type { ModelSummary } from '../../main/contract/index.js';
 import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import { cardiacOf, diceOf } from '../../renderer/components/review/results.js';
 import { useJobsStore } from '../../renderer/stores/jobs.js';
@@ -128,7 +129,7 @@ describe('models store', () => {
     const seen: Array<[number, number | null, string]> = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    let modelsList = [{ id: 'bb', name: 'pix2rep-night', kind: 'pretrain', parentId: null, status: 'ready', createdAt: '2026-01-01T00:00:00Z', validationDice: null }];
+    let modelsList: ModelSummary[] = [{ id: 'bb', name: 'pix2rep-night', kind: 'pretrain', parentId: null, status: 'ready', createdAt: '2026-01-01T00:00:00Z', validationDice: null }];
     engine.register({
       'ml.listModels': () => ({ models: modelsList }),
       'ml.train': async (p, ctx) => {

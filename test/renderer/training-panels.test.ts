@@ -1,0 +1,122 @@
+import { flushPromises, mount } from '@vue/test-utils';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPinia, setActivePinia } from 'pinia';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createEngine } from '../../main/engine/create.js';
+import type { Engine } from '../../main/engine/engine.js';
+import { writeNifti } from '../../main/io/nifti.js';
+import { EngineClient, provideClient } from '../../renderer/api/index.js';
+import FewShotPanel from '../../renderer/components/training/FewShotPanel.vue';
+import LossChart from '../../renderer/components/training/LossChart.vue';
+import PretrainPanel from '../../renderer/components/training/PretrainPanel.vue';
+import { useJobsStore } from '../../renderer/stores/jobs.js';
+import { useStudiesStore } from '../../renderer/stores/studies.js';
+import { bytesToBase64 } from '../../renderer/viewer/voxels.js';
+import { LoopbackTransport, settle } from './support/loopback.js';
+
+let dirs: string[] = [];
+let pinia: ReturnType<typeof createPinia>;
+let engine: Engine;
+
+beforeEach(async () => {
+  const src = mkdtempSync(join(tmpdir(), 'pix2rep-tpanel-src-'));
+  const ws = mkdtempSync(join(tmpdir(), 'pix2rep-tpanel-ws-'));
+  dirs = [src, ws];
+  await writeNifti(join(src, 'vol.nii.gz'), {
+    dims: [4, 3, 2],
+    frames: 1,
+    spacing: [1, 1, 5],
+    origin: [0, 0, 0],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    data: Int16Array.from({ length: 24 }, (_, n) => n),
+  });
+  engine = createEngine({ workspace: ws });
+  await engine.call('library.import', { paths: [src] });
+  provideClient(new EngineClient(new LoopbackTransport(engine)));
+  pinia = createPinia();
+  setActivePinia(pinia);
+});
+
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('loss chart', () => {
+  it('draws the training and validation series in the plot area', () => {
+    const w = mount(LossChart, {
+      props: {
+        points: [
+          { step: 0, kind: 'step', loss: 0, validationLoss: null },
+          { step: 10, kind: 'step', loss: 1, validationLoss: null },
+          { step: 10, kind: 'validation', loss: null, validationLoss: 0.5 },
+        ],
+      },
+    });
+    // Default 340 × 180 with margins left 46, right 10, top 10, bottom 24: x 0..10 → 46..330, y 0..1 → 156..10.
+    expect(w.get('[data-testid="loss-train"]').attributes('d')).toBe('M46.0,156.0L330.0,10.0');
+    expect(w.get('[data-testid="loss-validation"]').attributes('d')).toBe('M330.0,83.0');
+    expect(w.findAll('.axis text').map((t) => t.text())).toEqual(['0', '0.5', '1', '0', '2', '4', '6', '8', '10']);
+  });
+});
+
+describe('pretraining panel', () => {
+  it('queues a run from the form, shows live progress and controls it', async () => {
+    const jobs = useJobsStore();
+    const studies = useStudiesStore();
+    jobs.start();
+    await studies.refresh();
+    const w = mount(PretrainPanel, { global: { plugins: [pinia] }, attachTo: document.body });
+    await settle();
+    await w.get('[data-testid="pretrain-method"]').setValue('pix2rep-v2');
+    await w.get('[data-testid="pretrain-amount"]').setValue('10');
+    await w.get('[data-testid="pretrain-start"]').trigger('click');
+    await settle();
+    await flushPromises();
+    expect(w.get('[data-testid="pretrain-status"]').text()).toBe('Queued');
+    const job = jobs.list[0]!;
+    expect(job.params).toMatchObject({ method: 'pix2rep-v2', steps: 10, preset: 'compact' });
+
+    engine.emit('job.progress', { jobId: job.id, kind: 'step', step: 3, totalSteps: 10, epoch: 0.5, loss: 1, smoothedLoss: 0.9, validationLoss: null, slicesPerSecond: 12.5, etaSeconds: 30, backend: 'wasm' });
+    await flushPromises();
+    expect(w.get('[data-testid="pretrain-progress"]').text()).toBe('step 3 of 10 · epoch 0.5 · 12.5 slices/s · backend wasm');
+    expect(w.get('[data-testid="pretrain-progress"] progress').attributes('value')).toBe('0.3');
+    expect(w.get('[data-testid="loss-train"]').attributes('d')).toMatch(/^M[\d.]+,[\d.]+$/);
+
+    await w.get('[data-testid="pretrain-pause"]').trigger('click');
+    await settle();
+    expect(w.get('[data-testid="pretrain-status"]').text()).toBe('Paused');
+    await w.get('[data-testid="pretrain-resume"]').trigger('click');
+    await settle();
+    await w.get('[data-testid="pretrain-cancel"]').trigger('click');
+    await settle();
+    expect(w.get('[data-testid="pretrain-status"]').text()).toBe('Cancelled');
+    expect(w.find('[data-testid="pretrain-cancel"]').exists()).toBe(false);
+    jobs.stop();
+    w.unmount();
+  });
+});
+
+describe('few-shot panel', () => {
+  it('counts annotated slices from the library and enables training once there are some', async () => {
+    const studies = useStudiesStore();
+    studies.start();
+    await settle();
+    const w = mount(FewShotPanel, { global: { plugins: [pinia] }, attachTo: document.body });
+    await settle();
+    expect(w.get('[data-testid="fewshot-annotated"]').text()).toBe('0 annotated slices in 0 volumes');
+    expect(w.get('[data-testid="fewshot-train"]').attributes('disabled')).toBeDefined();
+
+    const volumeId = Object.keys(studies.volumes)[0]!;
+    const slice = bytesToBase64(Uint8Array.from([0, 1, 1, 0, 0, 2, 2, 0, 0, 3, 3, 0]));
+    await engine.call('library.saveAnnotation', { volumeId, slices: [{ k: 1, data: slice }], annotatedSlices: [1] });
+    await settle(10);
+    expect(w.get('[data-testid="fewshot-annotated"]').text()).toBe('1 annotated slice in 1 volume');
+    expect(w.get('[data-testid="fewshot-train"]').attributes('disabled')).toBeUndefined();
+    // Linear probing needs a backbone; the workspace has none, and the panel says where one comes from.
+    expect(w.text()).toContain('No pretrained backbone yet: run one in the Pretraining tab.');
+    studies.stop();
+    w.unmount();
+  });
+});
