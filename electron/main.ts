@@ -90,10 +90,11 @@ if (!app.requestSingleInstanceLock()) {
   });
   app.on('before-quit', (event) => {
     if (quitting || !supervisor) return;
-    // Let the engine finish writing (it exits at once on shutdown) before the app goes.
+    // Let the engine finish: a running job checkpoints (one training step at most) and is resumed at the
+    // next start. Past the grace period the engine is killed; its job worker still checkpoints on its own.
     event.preventDefault();
     quitting = true;
-    void supervisor.stop().finally(() => app.quit());
+    void supervisor.stop(15_000).finally(() => app.quit());
   });
   app.whenReady().then(
     () => {

@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { defaultWorkspaceDir } from '../library/workspace.js';
+import { attachRunner } from '../jobs/index.js';
 import { createEngine } from './create.js';
 import { isHostToEngine, workspaceFromArgv, type EngineToHost } from './process-protocol.js';
 
@@ -53,6 +54,11 @@ function main(): void {
   }
 
   engine.onEvent((event, data) => channel.send({ kind: 'event', message: JSON.stringify({ event, data }) }));
+  // Jobs run here (each in its own worker child) unless another process holds the workspace's runner lock.
+  const runner = attachRunner(engine, { workspace }).catch((err: unknown) => {
+    channel.send({ kind: 'event', message: JSON.stringify({ event: 'engine.notice', data: { level: 'error', message: `jobs cannot run: ${err instanceof Error ? err.message : String(err)}` } }) });
+    return null;
+  });
 
   channel.onMessage((raw) => {
     if (!isHostToEngine(raw)) {
@@ -60,7 +66,9 @@ function main(): void {
       return;
     }
     if (raw.kind === 'shutdown') {
-      process.exit(0);
+      // Let running jobs checkpoint (they resume at the next start), then go.
+      void runner.then((r) => r?.stop()).finally(() => process.exit(0));
+      return;
     }
     const { seq, message } = raw;
     void engine.handle(message).then((response) => {

@@ -7,6 +7,7 @@ import { WS_PATH } from '../contract/bridge.js';
 import { createEngine } from '../engine/create.js';
 import type { Engine } from '../engine/engine.js';
 import { projectRoot } from '../engine/version.js';
+import { attachRunner } from '../jobs/index.js';
 import { serveStatic } from './static.js';
 
 export interface ServerOptions {
@@ -17,6 +18,11 @@ export interface ServerOptions {
   staticDir?: string;
   /** Use an existing engine instead of creating one (tests). */
   engine?: Engine;
+  /**
+   * Run queued jobs (pretraining, training…) in this process's job runner (default true). Where another
+   * process already holds the workspace's runner lock, that one runs them and this server only reports.
+   */
+  jobs?: boolean;
 }
 
 export interface RunningServer {
@@ -37,6 +43,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const engine = opts.engine ?? createEngine({ workspace: opts.workspace });
+  const runner = opts.jobs === false ? null : await attachRunner(engine, { workspace: opts.workspace });
   const staticDir = opts.staticDir ?? join(projectRoot(), 'dist', 'renderer');
   const token = randomBytes(24).toString('base64url');
   let port = opts.port ?? 0;
@@ -105,6 +112,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     token,
     engine,
     close: async () => {
+      // Running jobs checkpoint and become `interrupted`; the next runner resumes them.
+      await runner?.stop();
       unsubscribe();
       for (const ws of clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
