@@ -32,7 +32,11 @@ function chunk(type: string, data: Uint8Array): Buffer {
 
 const COLOUR_TYPE: Record<number, number> = { 1: 0, 3: 2, 4: 6 };
 
-/** Encodes `pixels` (row-major, `channels` bytes per pixel: 1 grey, 3 RGB, 4 RGBA) as a PNG file. */
+/**
+ * Encodes `pixels` (row-major, `channels` bytes per pixel: 1 grey, 3 RGB, 4 RGBA) as a PNG file. Slice
+ * images are passed as stored (i fastest, j = 0 first), so PNG pixel (x, y) is voxel (i, j) = (x, y): what
+ * `--at X,Y` refers to.
+ */
 export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3 | 4): Buffer {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`bad PNG size ${width}x${height}`);
   if (pixels.length !== width * height * channels) {
@@ -53,9 +57,3 @@ export function encodePng(width: number, height: number, pixels: Uint8Array, cha
   return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
 }
 
-/**
- * Slice images are stored i fastest with j growing along the volume's second axis; PNG rows go top to
- * bottom. Rows are written in j order (row 0 = j 0), the way the slice is laid out in memory, so that pixel
- * (x, y) of the PNG is voxel (i, j) = (x, y): what --at X,Y refers to.
- */
-export const PNG_ORIENTATION = 'x = i, y = j (row 0 is j = 0)';
