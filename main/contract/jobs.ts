@@ -90,6 +90,42 @@ export type PretrainJobParams = z.infer<typeof PretrainJobParams>;
 export const ImportJobParams = z.object({ paths: z.array(z.string().min(1)).min(1), labels: z.string().min(1).optional() }).strict();
 export type ImportJobParams = z.infer<typeof ImportJobParams>;
 
+const ComputeBackend = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+
+/** Parameters of a few-shot training job (the same knobs as `pix2rep train` / ml.train). */
+export const TrainJobParams = z
+  .object({
+    mode: z.enum(['linear', 'finetune', 'mean-teacher', 'supervised']),
+    /** Pretrained backbone (model id or name); required by linear and finetune. */
+    backbone: z.string().min(1).optional(),
+    /** Study ids, UIDs or patient names; every study when absent. */
+    studies: z.array(z.string().min(1)).optional(),
+    /** Name of the model the job produces. */
+    name: z.string().min(1).max(200).optional(),
+    steps: z.number().int().positive().max(1_000_000).optional(),
+    batch: z.number().int().positive().max(256).optional(),
+    seed: z.number().int().optional(),
+    backend: ComputeBackend.optional(),
+    /** Further few-shot configuration overrides (tests use tiny networks this way). */
+    config: z.record(z.unknown()).optional(),
+  })
+  .strict();
+export type TrainJobParams = z.infer<typeof TrainJobParams>;
+
+/** Parameters of a prediction job: the listed volumes plus every volume of the listed studies. */
+export const PredictJobParams = z
+  .object({
+    model: z.string().min(1),
+    volumeIds: z.array(z.string().min(1)).max(10_000).optional(),
+    /** Study ids, UIDs or patient names. */
+    studies: z.array(z.string().min(1)).max(10_000).optional(),
+    largestComponent: z.boolean().default(false),
+    backend: ComputeBackend.optional(),
+  })
+  .strict()
+  .refine((p) => (p.volumeIds?.length ?? 0) + (p.studies?.length ?? 0) > 0, { message: 'give volumeIds or studies to predict' });
+export type PredictJobParams = z.infer<typeof PredictJobParams>;
+
 export const JobProgressPoint = z.object({
   kind: z.enum(['step', 'validation']),
   step: z.number().int(),

@@ -1,4 +1,4 @@
-import { ImportJobParams, PretrainJobParams, type JobKind, type JobScheduleInput } from '../contract/jobs.js';
+import { ImportJobParams, PredictJobParams, PretrainJobParams, TrainJobParams, type JobKind, type JobScheduleInput } from '../contract/jobs.js';
 import { EngineFailure } from '../engine/errors.js';
 import { resolveSchedule } from './schedule.js';
 import type { JobRow, JobStore } from './store.js';
@@ -17,6 +17,8 @@ export interface EnqueueInput {
 const SCHEMAS: Partial<Record<JobKind, { safeParse(x: unknown): { success: boolean; error?: { issues: { path: (string | number)[]; message: string }[] } } }>> = {
   pretrain: PretrainJobParams,
   import: ImportJobParams,
+  train: TrainJobParams,
+  predict: PredictJobParams,
 };
 
 /** Validate a job's parameters now (not hours later in its worker) and queue it. */

@@ -434,6 +434,11 @@ export class JobRunner {
     store.finishRun(a.runId, status, a.step, error ?? (reason ? `stopped (${reason})` : null), a.backend);
     let final = end;
     if (status === 'done' && row.kind === 'pretrain') final = this.registerModel(end);
+    // A training worker saved its model itself; the job points at it.
+    if (status === 'done' && row.kind === 'train') {
+      const modelId = (o?.type === 'finished' ? (o.result as { modelId?: unknown } | undefined)?.modelId : undefined);
+      if (typeof modelId === 'string') final = this.jobs.update(row.id, { model_id: modelId });
+    }
     const words: Record<string, string> = {
       done: 'finished',
       cancelled: 'cancelled',
@@ -445,7 +450,7 @@ export class JobRunner {
     this.log(final, words[status] ?? status);
     this.emitState(final);
     // The worker wrote the catalogue; views of this engine listing studies or models must refresh.
-    if (status === 'done' && (row.kind === 'import' || row.kind === 'pretrain')) this.emit({ event: 'library.changed', data: { reason: `${row.kind} job` } });
+    if (status === 'done' && ['import', 'pretrain', 'train', 'predict'].includes(row.kind)) this.emit({ event: 'library.changed', data: { reason: `${row.kind} job` } });
   }
 
   /** A finished pretraining becomes a model of the library, pointing at the job's checkpoints. */
