@@ -102,7 +102,11 @@ export const useJobsStore = defineStore('jobs', () => {
   });
 
   function upsert(job: JobSummary): void {
-    const isNew = !jobs.value[job.id];
+    const have = jobs.value[job.id];
+    // A control call's answer can arrive after the job.state event of the change that followed it (resume
+    // answers "queued" after the runner already announced "running"): never let an older record win.
+    if (have && have.updatedAt > job.updatedAt) return;
+    const isNew = !have;
     jobs.value = { ...jobs.value, [job.id]: job };
     if (isNew) order.value = [job.id, ...order.value];
   }

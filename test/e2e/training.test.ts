@@ -154,4 +154,53 @@ describe.skipIf(!hasData(PATIENT))(`few-shot training, prediction and review in 
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('follows a pretraining job live (loss curve, step, throughput, backend) and pauses, resumes and cancels it from the panel', async () => {
+    // The server runs queued jobs itself (its job runner), exactly as `pix2rep serve` does.
+    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    try {
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await page.goto(server.url);
+      await page.getByTestId('tab-pretrain').click();
+      await page.getByTestId('pretrain-panel').waitFor();
+
+      // A pretraining small enough for a test (16² slices, a tiny U-Net); the UI's form offers the real presets.
+      const job = await server.engine.call('jobs.enqueue', {
+        kind: 'pretrain',
+        name: 'tiny pretraining',
+        params: {
+          steps: 5000,
+          batch: 2,
+          size: 16,
+          checkpointEverySteps: 20,
+          config: { model: { unet: { levels: 2, base: 4, embedding: 8 }, head: { hidden: 8, out: 8 } }, loss: { samples: 48 }, train: { seed: 3, validationFraction: 0.2 } },
+        },
+      });
+      await page.getByTestId('pretrain-status').filter({ hasText: 'Running' }).waitFor({ timeout: 60_000 });
+      await expect.poll(() => page.getByTestId('pretrain-progress').innerText(), { timeout: 60_000 }).toMatch(/^step \d+ of 5000 · .*slices\/s.*backend \w+/);
+      // Several steps drawn as a line.
+      await expect.poll(async () => ((await page.getByTestId('loss-train').getAttribute('d')) ?? '').split('L').length, { timeout: 60_000 }).toBeGreaterThan(3);
+      await settle(page);
+      keepScreenshot('pretraining.png', await page.screenshot());
+
+      await page.getByTestId('pretrain-pause').click();
+      await page.getByTestId('pretrain-status').filter({ hasText: /^Paused/ }).waitFor({ timeout: 60_000 });
+      const paused = await server.engine.call('jobs.get', { id: job.id });
+      expect(paused.checkpointStep).toBe(paused.step);
+      await page.getByTestId('pretrain-resume').click();
+      await page.getByTestId('pretrain-status').filter({ hasText: 'Running' }).waitFor({ timeout: 60_000 });
+      await page.getByTestId('pretrain-cancel').click();
+      await page.getByTestId('pretrain-status').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 60_000 });
+      // The stored curve outlives the run: a fresh page draws it from jobs.progress.
+      const stored = (await server.engine.call('jobs.progress', { id: job.id })).points.filter((p) => p.kind === 'step').length;
+      expect(stored).toBeGreaterThan(3);
+      await page.reload();
+      await page.getByTestId('tab-pretrain').click();
+      await expect.poll(async () => ((await page.getByTestId('loss-train').first().getAttribute('d')) ?? '').split('L').length).toBe(Math.min(stored, 400));
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
 });

@@ -66,6 +66,21 @@ describe('jobs store (real jobs handlers, no runner)', () => {
     jobs.stop();
   });
 
+  it('keeps the newer record when a control answer arrives after the next state event', async () => {
+    const { engine } = realEngine();
+    const jobs = useJobsStore();
+    jobs.start();
+    const job = (await jobs.enqueuePretrain({ method: 'pix2rep', preset: 'compact', budget: 'steps', amount: 10, studies: [], name: '' }))!;
+    const later = new Date(Date.parse(job.updatedAt) + 1000).toISOString();
+    engine.emit('job.state', { job: { ...job, status: 'running', updatedAt: later } });
+    await settle();
+    expect(jobs.jobs[job.id]!.status).toBe('running');
+    engine.emit('job.state', { job: { ...job, status: 'queued' } });
+    await settle();
+    expect(jobs.jobs[job.id]!.status).toBe('running');
+    jobs.stop();
+  });
+
   it('refuses a form without a budget before calling the engine', async () => {
     realEngine();
     const jobs = useJobsStore();
