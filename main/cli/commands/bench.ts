@@ -2,6 +2,8 @@ import { cpus } from 'node:os';
 import { initBackend } from '../../ml/backends/init.js';
 import { benchTrainStep } from '../../ml/bench/trainStep.js';
 import { unetBenchNet } from '../../ml/bench/unetNet.js';
+import { benchInfer } from '../../ml/bench/infer.js';
+import type { RuntimeName } from '../../ml/infer/runtime.js';
 import { levelChannels } from '../../ml/unet.js';
 import { modelPreset, type PresetName } from '../../ml/config.js';
 import { parse, jsonOption, UsageError, type Command } from '../command.js';
@@ -13,6 +15,12 @@ const USAGE = [
   'backend that training would use (PIX2REP_BACKEND forces one). Reports the median step after warm-up, its',
   'conv/matmul GFLOPs counted from the executed kernels, peak resident memory, inference time per slice and the',
   'time per kernel of one profiled step. --json prints one JSON object.',
+  '',
+  'pix2rep bench infer [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--threads T]',
+  '                    [--runtime tfjs|onnxruntime|all] [--json]',
+  '',
+  'Times inference of the U-Net backbone through tfjs (the active backend) and onnxruntime-node (when',
+  'installed; T threads, default every core), same weights and input: median ms and CPU ms per slice.',
 ].join('\n');
 
 function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -36,10 +44,12 @@ export const benchCommand: Command = {
         size: { type: 'string' },
         steps: { type: 'string' },
         warmup: { type: 'string' },
+        threads: { type: 'string' },
+        runtime: { type: 'string' },
       },
       true,
     );
-    if (positionals.length !== 1 || positionals[0] !== 'train-step') throw new UsageError(`expected "train-step", got "${positionals.join(' ')}"`);
+    if (positionals.length !== 1 || (positionals[0] !== 'train-step' && positionals[0] !== 'infer')) throw new UsageError(`expected "train-step" or "infer", got "${positionals.join(' ')}"`);
     const preset = values.preset as PresetName;
     if (preset !== 'compact' && preset !== 'paper') throw new UsageError(`--preset must be compact or paper, got "${values.preset}"`);
     const batch = positiveInt('batch', values.batch, 8);
@@ -51,6 +61,7 @@ export const benchCommand: Command = {
     if (size % div !== 0) throw new UsageError(`--size must be a multiple of ${div} for the ${preset} U-Net (${cfg.unet.levels} levels), got ${size}`);
 
     const active = await initBackend();
+    if (positionals[0] === 'infer') return runInferBench(values, { preset, batch, size, steps, backend: `${active.name} (${active.reason})` });
     const log = (text: string) => {
       if (!values.json) process.stderr.write(text + '\n');
     };
@@ -89,3 +100,36 @@ export const benchCommand: Command = {
     return 0;
   },
 };
+
+async function runInferBench(
+  values: { json?: boolean; threads?: string; runtime?: string },
+  o: { preset: PresetName; batch: number; size: number; steps: number; backend: string },
+): Promise<number> {
+  const runtime = values.runtime ?? 'all';
+  if (!['tfjs', 'onnxruntime', 'all'].includes(runtime)) throw new UsageError(`--runtime must be tfjs, onnxruntime or all, got "${runtime}"`);
+  const runtimes: RuntimeName[] = runtime === 'all' ? ['tfjs', 'onnxruntime'] : [runtime as RuntimeName];
+  const threads = positiveInt('threads', values.threads, cpus().length);
+  const cfg = modelPreset(o.preset);
+  const log = (text: string) => {
+    if (!values.json) process.stderr.write(text + '\n');
+  };
+  log(`tfjs backend ${o.backend}; ${o.preset} U-Net ${levelChannels(cfg.unet).join('-')}, D ${cfg.unet.embedding}; batch ${o.batch}, ${o.size}×${o.size}`);
+  const result = await benchInfer({ model: cfg, batch: o.batch, size: o.size, iterations: o.steps, threads, runtimes, onBatch: (r, i, ms) => log(`  ${r} batch ${i + 1}: ${ms.toFixed(0)} ms`) });
+  const report = {
+    ...result,
+    preset: o.preset,
+    threads,
+    // Flat figures for scripts: ms per slice of each runtime that ran.
+    ...Object.fromEntries(result.results.map((r) => [`ms_per_slice_${r.runtime}`, r.ms_per_slice])),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
+  };
+  if (values.json) {
+    process.stdout.write(JSON.stringify(report) + '\n');
+    return 0;
+  }
+  const lines = result.results.map((r) => `${r.runtime.padEnd(12)} ${r.ms_per_slice} ms per slice (CPU ${r.cpu_ms_per_slice} ms), ${r.detail}`);
+  for (const u of result.unavailable) lines.push(`${u.runtime.padEnd(12)} not available: ${u.reason}`);
+  lines.push(`peak memory  ${result.peak_rss_mb} MB resident; load average ${result.load_average}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -66,11 +66,17 @@ export function tfjsRuntime(model: Model, reason = 'requested'): InferenceRuntim
     reason: `tfjs (${tf.getBackend()}): ${reason}`,
     channels,
     async run(images, batch, size) {
-      return tf.tidy(() => {
+      const y = tf.tidy(() => {
         const x = tf.tensor4d(images, [batch, size, size, inC]);
-        const y = isSegmenter(model) ? segLogits(model, x, { training: false, trainBackbone: false }) : unetForward(model, x, { training: false });
-        return y.dataSync() as Float32Array;
+        return isSegmenter(model) ? segLogits(model, x, { training: false, trainBackbone: false }) : unetForward(model, x, { training: false });
       });
+      // Read outside tidy: tidy walks every element of a returned typed array looking for tensors, which for a
+      // batch of embeddings (millions of values) costs far more than the network itself.
+      try {
+        return (await y.data()) as Float32Array;
+      } finally {
+        y.dispose();
+      }
     },
     async dispose() {},
   };

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { benchCommand } from '../../../../main/cli/commands/bench.js';
+import { loadOnnxRuntime } from '../../../../main/ml/infer/runtime.js';
+
+async function capture(argv: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string) => {
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { code: await benchCommand.run(argv), out };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+describe('pix2rep bench infer', () => {
+  it('reports ms and CPU ms per slice for each runtime (no timing asserted, only the shape of the report)', async () => {
+    const ort = await loadOnnxRuntime();
+    const { code, out } = await capture(['infer', '--size', '16', '--batch', '2', '--steps', '2', '--threads', '1', '--json']);
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r).toMatchObject({ batch: 2, size: 16, iterations: 2, preset: 'compact', threads: 1 });
+    const names = r.results.map((x: { runtime: string }) => x.runtime);
+    expect(names).toEqual(ort instanceof Error ? ['tfjs'] : ['tfjs', 'onnxruntime']);
+    for (const x of r.results) {
+      expect(x.ms_per_slice).toBeGreaterThan(0);
+      expect(x.cpu_ms_per_slice).toBeGreaterThanOrEqual(0);
+      expect(x.batch_ms).toHaveLength(2);
+      expect(r[`ms_per_slice_${x.runtime}`]).toBe(x.ms_per_slice);
+    }
+    expect(r.peak_rss_mb).toBeGreaterThan(0);
+  });
+
+  it('rejects an unknown runtime and a sub-command it does not know', async () => {
+    await expect(benchCommand.run(['infer', '--runtime', 'cuda', '--size', '16'])).rejects.toThrow(/--runtime must be/);
+    await expect(benchCommand.run(['predict'])).rejects.toThrow(/"train-step" or "infer"/);
+  });
+});
