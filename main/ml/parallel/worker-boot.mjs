@@ -1,0 +1,5 @@
+// Starts a training worker thread from the TypeScript sources through tsx's loader (as bin/pix2rep.js does).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./worker.ts');
