@@ -38,6 +38,21 @@ export interface PretrainForm {
 
 export const OVERNIGHT = { start: '22:00', stop: '07:00' } as const;
 
+/** What the amount field starts at for each budget kind (overnight: no epoch limit, the nights decide). */
+export const DEFAULT_AMOUNT: Record<BudgetKind, number | null> = { steps: 1000, epochs: 10, overnight: null };
+
+/** Time left, rounded as a person would say it: "40 s", "12 min", "5 h 34 min". */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '';
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  const minutes = Math.round(whole / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes - h * 60;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}
+
 /** The `jobs.enqueue` request for a pretraining form (pure, so the rules are tested without an engine). */
 export function pretrainRequest(form: PretrainForm): Params<'jobs.enqueue'> {
   const params: Record<string, unknown> = { method: form.method, preset: form.preset };

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { ModelSummary, Params, Result } from '../../main/contract/index.js';
-import { describeApiError, useClient, type RunningCall } from '../api/index.js';
+import { ApiError, describeApiError, useClient, type RunningCall } from '../api/index.js';
 import { useStudiesStore } from './studies.js';
 
 export type FewShotMode = Params<'ml.train'>['mode'];
@@ -74,6 +74,7 @@ export const useModelsStore = defineStore('models', () => {
       return null;
     }
     training.value = { ...idle(), running: true, total: params.steps ?? null, message: 'Preparing the annotated slices…' };
+    lastTraining.value = null;
     const call = useClient().start('ml.train', params);
     trainCall = call;
     call.onProgress((p) => {
@@ -86,6 +87,10 @@ export const useModelsStore = defineStore('models', () => {
       await refresh();
       return res;
     } catch (err) {
+      if (err instanceof ApiError && err.code === 'CANCELLED') {
+        training.value = { ...training.value, running: false, message: 'Training cancelled: no model was stored.' };
+        return null;
+      }
       training.value = { ...training.value, running: false, error: describeApiError(err, 'Training failed') };
       return null;
     } finally {
@@ -115,6 +120,12 @@ export const useModelsStore = defineStore('models', () => {
       await useStudiesStore().refresh();
       return res;
     } catch (err) {
+      if (err instanceof ApiError && err.code === 'CANCELLED') {
+        predicting.value = { ...predicting.value, running: false, message: 'Prediction cancelled.' };
+        // Volumes finished before the cancel are stored: show them.
+        await useStudiesStore().refresh();
+        return null;
+      }
       predicting.value = { ...predicting.value, running: false, error: describeApiError(err, 'Prediction failed') };
       return null;
     } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chartGeometry, decimate, linearScale, niceTicks } from '../../renderer/components/training/chartScale.js';
 import { cardiacIndices, cardiacLabelsFrom, dicePerLabel, labelCounts, voxelMl } from '../../renderer/components/review/metrics.js';
-import { mergePoints, pretrainRequest, type PretrainForm } from '../../renderer/stores/jobs.js';
+import { formatEta, mergePoints, pretrainRequest, type PretrainForm } from '../../renderer/stores/jobs.js';
 import { labeledSlices } from '../../renderer/stores/models.js';
 
 describe('loss chart scaling', () => {
@@ -125,6 +125,18 @@ describe('training forms and counts', () => {
     expect(night.params).toEqual({ method: 'pix2rep', preset: 'compact' });
     expect(() => pretrainRequest(form({ amount: 0 }))).toThrow(/number of steps/);
     expect(() => pretrainRequest(form({ budget: 'epochs', amount: null }))).toThrow(/number of epochs/);
+  });
+
+  it('says the time left in rounded words', () => {
+    expect([formatEta(42.4), formatEta(59.6), formatEta(90), formatEta(3599), formatEta(3600), formatEta(5 * 3600 + 34 * 60 + 10), formatEta(-1)]).toEqual([
+      '42 s',
+      '1 min',
+      '2 min',
+      '1 h',
+      '1 h',
+      '5 h 34 min',
+      '',
+    ]);
   });
 
   it('merges curve points by kind and step, a re-reported step replacing the old one', () => {

@@ -69,6 +69,13 @@ describe('pretraining panel', () => {
     await studies.refresh();
     const w = mount(PretrainPanel, { global: { plugins: [pinia] }, attachTo: document.body });
     await settle();
+    // Each budget kind starts from its own amount: 1000 steps, 10 epochs, no epoch limit overnight.
+    await w.get('[data-testid="pretrain-budget"]').setValue('epochs');
+    expect((w.get('[data-testid="pretrain-amount"]').element as HTMLInputElement).value).toBe('10');
+    await w.get('[data-testid="pretrain-budget"]').setValue('overnight');
+    expect((w.get('[data-testid="pretrain-amount"]').element as HTMLInputElement).value).toBe('');
+    expect(w.get('[data-testid="pretrain-start"]').text()).toBe('Schedule for tonight');
+    await w.get('[data-testid="pretrain-budget"]').setValue('steps');
     await w.get('[data-testid="pretrain-method"]').setValue('pix2rep-v2');
     await w.get('[data-testid="pretrain-amount"]').setValue('10');
     await w.get('[data-testid="pretrain-start"]').trigger('click');
