@@ -5,6 +5,7 @@
  *   dist/electron/preload.cjs     sandboxed preload (one CommonJS file: a sandboxed preload cannot load modules)
  *   dist/engine/process-entry.js  engine utilityProcess (Node ESM; native and wasm packages stay external so
  *                                 they load from node_modules, unpacked from the asar archive when packaged)
+ *   dist/engine/job-worker.js     a job's worker process, forked by the engine's job runner (same externals)
  * and writes the placeholder icon into resources/ when it is missing.
  *
  * Usage: node scripts/build-electron.mjs [--outdir DIR]   (default: dist)
@@ -45,7 +46,19 @@ export async function buildElectron(options = {}) {
     legalComments: 'none',
     logLevel: options.quiet ? 'error' : 'warning',
   };
-  const [, , engine] = await Promise.all([
+  const engineBundle = (entry, name) =>
+    build({
+      ...common,
+      entryPoints: [entry],
+      outfile: join(outdir, 'engine', name),
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      external: ENGINE_EXTERNALS,
+      banner: { js: requireShim },
+      metafile: true,
+    });
+  const [, , engine, worker] = await Promise.all([
     build({
       ...common,
       entryPoints: ['electron/main.ts'],
@@ -66,20 +79,13 @@ export async function buildElectron(options = {}) {
       external: ['electron'],
       sourcemap: false,
     }),
-    build({
-      ...common,
-      entryPoints: ['main/engine/process-entry.ts'],
-      outfile: join(outdir, 'engine', 'process-entry.js'),
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: ENGINE_EXTERNALS,
-      banner: { js: requireShim },
-      metafile: true,
-    }),
+    engineBundle('main/engine/process-entry.ts', 'process-entry.js'),
+    // The runner finds it next to process-entry.js (main/jobs/worker-entry.ts); tsx is not shipped.
+    engineBundle('main/jobs/worker.ts', 'job-worker.js'),
   ]);
   checkPreload(join(outdir, 'electron', 'preload.cjs'));
   checkEngineDependencies(engine.metafile);
+  checkEngineDependencies(worker.metafile);
   const icon = join(root, 'resources', 'icon.png');
   if (!existsSync(icon)) writeIcon(icon);
   if (!options.quiet) console.log(`build-electron: wrote ${join(outdir, 'electron')} and ${join(outdir, 'engine')}`);

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { defaultWorkspaceDir } from '../library/workspace.js';
 import { attachRunner } from '../jobs/index.js';
+import { workerForHost } from '../jobs/worker-entry.js';
 import { createEngine } from './create.js';
 import { isHostToEngine, workspaceFromArgv, type EngineToHost } from './process-protocol.js';
 
@@ -55,10 +56,13 @@ function main(): void {
 
   engine.onEvent((event, data) => channel.send({ kind: 'event', message: JSON.stringify({ event, data }) }));
   // Jobs run here (each in its own worker child) unless another process holds the workspace's runner lock.
-  const runner = attachRunner(engine, { workspace }).catch((err: unknown) => {
-    channel.send({ kind: 'event', message: JSON.stringify({ event: 'engine.notice', data: { level: 'error', message: `jobs cannot run: ${err instanceof Error ? err.message : String(err)}` } }) });
-    return null;
-  });
+  // Bundled (the packaged app), workers start from the compiled job-worker.js beside this file, not through tsx.
+  const runner = Promise.resolve()
+    .then(() => attachRunner(engine, { workspace, ...workerForHost(import.meta.url) }))
+    .catch((err: unknown) => {
+      channel.send({ kind: 'event', message: JSON.stringify({ event: 'engine.notice', data: { level: 'error', message: `jobs cannot run: ${err instanceof Error ? err.message : String(err)}` } }) });
+      return null;
+    });
 
   channel.onMessage((raw) => {
     if (!isHostToEngine(raw)) {
