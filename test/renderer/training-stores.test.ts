@@ -10,7 +10,7 @@ import { JobStore } from '../../main/jobs/store.js';
 import { openLibrary } from '../../main/library/library.js';
 import type { ModelSummary } from '../../main/contract/index.js';
 import { EngineClient, provideClient } from '../../renderer/api/index.js';
-import { cardiacOf, diceOf } from '../../renderer/components/review/results.js';
+import { cardiacOf, diceOf, predictionOf } from '../../renderer/components/review/results.js';
 import { useJobsStore } from '../../renderer/stores/jobs.js';
 import { useModelsStore } from '../../renderer/stores/models.js';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
@@ -260,5 +260,9 @@ describe('results from stored label maps', () => {
     // Reference: LV 2 → 2, EF 0; RV 3 → 1, EF 2/3.
     expect([r.lvEdv, r.lvEsv, r.lvEf, r.rvEdv, r.rvEsv]).toEqual([2, 2, 0, 3, 1]);
     await expect(diceOf('missing', 'refED', 0)).rejects.toThrow(/no annotation missing/);
+    // Predictions by another model for the two phases are not mixed into one ejection fraction.
+    const other = await cardiacOf(vol('ed', 'ED', 'predED', 'refED'), vol('es', 'ES', 'predES', 'refES'), 'm2');
+    expect(other.map((r) => r.source)).toEqual(['reference']);
+    expect(predictionOf(vol('ed', 'ED', 'predED', 'refED'), 'm2')?.id).toBe('predED');
   });
 });

@@ -11,9 +11,10 @@ export function referenceOf(v: Pick<VolumeSummary, 'annotations'> | undefined): 
 }
 
 /** The newest prediction of a volume, preferring one by `modelId` when given. */
-export function predictionOf(v: Pick<VolumeSummary, 'annotations'> | undefined, modelId?: string | null): Ann | null {
+export function predictionOf(v: Pick<VolumeSummary, 'annotations'> | undefined, modelId?: string | null, strict = false): Ann | null {
   const preds = (v?.annotations ?? []).filter((a) => a.source === 'predicted');
-  return (modelId ? preds.filter((a) => a.modelId === modelId).at(-1) : undefined) ?? preds.at(-1) ?? null;
+  const byModel = modelId ? preds.filter((a) => a.modelId === modelId).at(-1) : undefined;
+  return byModel ?? (strict && modelId ? null : (preds.at(-1) ?? null));
 }
 
 interface LabelMap {
@@ -50,7 +51,8 @@ export interface CardiacRow {
 export async function cardiacOf(ed: VolumeSummary, es: VolumeSummary, modelId: string | null): Promise<CardiacRow[]> {
   const rows: CardiacRow[] = [];
   const pairs: Array<[CardiacRow['source'], Ann | null, Ann | null]> = [
-    ['prediction', predictionOf(ed, modelId), predictionOf(es, modelId)],
+    // Both phases from the same model: volumes and EF from two different models would mean nothing.
+    ['prediction', predictionOf(ed, modelId, true), predictionOf(es, modelId, true)],
     ['reference', referenceOf(ed), referenceOf(es)],
   ];
   for (const [source, a, b] of pairs) {
