@@ -5,16 +5,19 @@ import { unetBenchNet } from '../../ml/bench/unetNet.js';
 import { benchInfer } from '../../ml/bench/infer.js';
 import type { RuntimeName } from '../../ml/infer/runtime.js';
 import { levelChannels } from '../../ml/unet.js';
-import { modelPreset, type PresetName } from '../../ml/config.js';
+import { modelPreset, pretrainConfig, type PresetName } from '../../ml/config.js';
+import { benchParallelStep } from '../../ml/bench/parallel.js';
 import { parse, jsonOption, UsageError, type Command } from '../command.js';
 
 const USAGE = [
-  'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--json]',
+  'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--workers N] [--json]',
   '',
   'Times training steps (forward, backward and Adam update of the U-Net backbone) and inference on the compute',
   'backend that training would use (PIX2REP_BACKEND forces one). Reports the median step after warm-up, its',
   'conv/matmul GFLOPs counted from the executed kernels, peak resident memory, inference time per slice and the',
   'time per kernel of one profiled step. --json prints one JSON object.',
+  'With --workers N it times full Pix2Rep steps (both branches, head, loss) data-parallel over N worker threads',
+  '(each its own wasm instance; N = 1 is the single-engine step) instead.',
   '',
   'pix2rep bench infer [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--threads T]',
   '                    [--runtime tfjs|onnxruntime|all] [--json]',
@@ -45,6 +48,7 @@ export const benchCommand: Command = {
         steps: { type: 'string' },
         warmup: { type: 'string' },
         threads: { type: 'string' },
+        workers: { type: 'string' },
         runtime: { type: 'string' },
       },
       true,
@@ -62,6 +66,15 @@ export const benchCommand: Command = {
 
     const active = await initBackend();
     if (positionals[0] === 'infer') return runInferBench(values, { preset, batch, size, steps, backend: `${active.name} (${active.reason})` });
+    if (values.workers !== undefined) {
+      const workers = positiveInt('workers', values.workers, cpus().length);
+      if (workers > batch) throw new UsageError(`--workers ${workers} exceeds --batch ${batch}: each worker needs at least one image`);
+      const pcfg = pretrainConfig(preset, { preprocess: { size }, train: { batch } });
+      const r = await benchParallelStep(pcfg, { workers, steps, warmup, backend: active.name, onStep: (i, ms) => values.json || process.stderr.write(`  step ${i + 1}: ${(ms / 1000).toFixed(2)} s\n`) });
+      const report = { ...r, kind: 'pix2rep-step', preset, batch, size, samples: pcfg.loss.samples, machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version } };
+      process.stdout.write(values.json ? JSON.stringify(report) + '\n' : `pix2rep step ${(r.ms_per_step / 1000).toFixed(2)} s median with ${workers} worker(s) (CPU ${(r.cpu_ms_per_step / 1000).toFixed(2)} s, all threads), backend ${r.backend}, load ${r.load_average}\n`);
+      return 0;
+    }
     const log = (text: string) => {
       if (!values.json) process.stderr.write(text + '\n');
     };

@@ -39,3 +39,15 @@ describe('pix2rep bench infer', () => {
     await expect(benchCommand.run(['predict'])).rejects.toThrow(/"train-step" or "infer"/);
   });
 });
+
+describe('pix2rep bench train-step --workers', () => {
+  it('times data-parallel Pix2Rep steps and reports the worker count and backend (no timing asserted)', async () => {
+    const { code, out } = await capture(['train-step', '--workers', '2', '--size', '16', '--batch', '2', '--steps', '1', '--warmup', '0', '--json']);
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    expect(r).toMatchObject({ kind: 'pix2rep-step', workers: 2, batch: 2, size: 16, preset: 'compact' });
+    expect(r.step_ms).toHaveLength(1);
+    expect(r.cpu_ms_per_step).toBeGreaterThan(0);
+    await expect(benchCommand.run(['train-step', '--workers', '3', '--batch', '2'])).rejects.toThrow(/exceeds --batch 2/);
+  }, 120_000);
+});
