@@ -17,12 +17,19 @@ export interface EngineHostOptions {
   log: LogLine;
   engineLog: LogLine;
   onCrashLoop: (info: { crashes: number; lastExit: string }) => void;
+  /** Also sees every event envelope (JSON): the shell's own reactions, e.g. to job.state. */
+  onEngineEvent?: (message: string) => void;
 }
 
 export function startEngineHost(opts: EngineHostOptions): EngineSupervisor {
   const supervisor = new EngineSupervisor({
     spawn: () => spawnUtilityEngine(opts.entry, opts.workspace, opts.engineLog),
     onEvent: (message) => {
+      try {
+        opts.onEngineEvent?.(message);
+      } catch (err) {
+        opts.log(`engine host: event listener failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
       for (const wc of opts.targets()) {
         if (!wc.isDestroyed()) wc.send(CHANNELS.event, message);
       }

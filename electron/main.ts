@@ -15,6 +15,7 @@ import { defaultWorkspaceDir } from '../main/library/workspace.js';
 import { pickFiles, pickFolders } from './dialogs.js';
 import { startEngineHost } from './engine-host.js';
 import { hardenSession, installContentsHardening } from './harden.js';
+import { startJobAwareness } from './job-awareness-host.js';
 import { registerIpc } from './ipc.js';
 import { openLog, type LogLine } from './log.js';
 import { buildMenu } from './menu.js';
@@ -118,12 +119,15 @@ function start(): void {
   }
   log(`starting ${PRODUCT} ${app.getVersion()} (Electron ${process.versions.electron}), workspace ${workspace}`);
   hardenSession(session.defaultSession, log);
+  const jobs = startJobAwareness(log);
+  app.on('will-quit', () => jobs.dispose());
   supervisor = startEngineHost({
     entry: paths.engine,
     workspace,
     targets: appWindows,
     log,
     engineLog,
+    onEngineEvent: jobs.onEngineEvent,
     onCrashLoop: ({ crashes, lastExit }) => {
       void dialog
         .showMessageBox({
