@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../main/serve/server.js';
 import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, MISSING_DATA, projectRoot } from '../support/data.js';
+import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
+import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
 import { decodePng, type DecodedPng } from '../support/png.js';
 
 const VIEWPORT = { width: 1280, height: 720 };
@@ -26,10 +26,7 @@ async function grab(page: Page, save?: string): Promise<{ img: DecodedPng; regio
   const box = (await page.getByTestId('slice-view').boundingBox())!;
   const region = { x: Math.round(box.x), y: Math.round(box.y), width: Math.round(box.width), height: Math.round(box.height) };
   const png = await page.screenshot({ fullPage: false });
-  if (save) {
-    mkdirSync(join(projectRoot, 'docs', 'screenshots'), { recursive: true });
-    writeFileSync(join(projectRoot, 'docs', 'screenshots', save), png);
-  }
+  if (save) keepScreenshot(save, png);
   const img = decodePng(png);
   expect([img.width, img.height]).toEqual([VIEWPORT.width, VIEWPORT.height]);
   return { img, region };
@@ -101,7 +98,7 @@ describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PA
   let workspace: string;
 
   beforeAll(async () => {
-    await build({ configFile: resolve(projectRoot, 'renderer', 'vite.config.ts'), logLevel: 'warn' });
+    await ensureRendererBuilt();
     workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-viewer-'));
     server = await startServer({ port: 0, workspace });
     await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
