@@ -1,13 +1,11 @@
-import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PretrainJobParams } from '../../contract/jobs.js';
-import { workspaceLayout } from '../../library/layout.js';
 import { initBackend } from '../../ml/backends/init.js';
 import { pretrainConfig, type PretrainOverrides } from '../../ml/config.js';
+import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
-import { librarySliceSource } from '../library-source.js';
 import { parseParams } from './params.js';
 import type { Task, TaskContext } from './task.js';
 
@@ -29,15 +27,7 @@ export const pretrainTask: Task = async (ctx) => {
   const backend = await initBackend(p.backend ? { backend: p.backend } : {});
   ctx.log(`backend ${backend.name} (${backend.reason})`);
 
-  const layout = workspaceLayout(ctx.job.workspace);
-  const db = new Database(layout.catalog, { fileMustExist: true });
-  let source;
-  try {
-    db.pragma('busy_timeout = 10000');
-    source = await librarySliceSource(db, layout.root, config.preprocess, p.studies);
-  } finally {
-    db.close();
-  }
+  const { source } = await librarySliceSource(ctx.job.workspace, config.preprocess, p.studies);
   ctx.log(`${source.slices.length} slices from ${source.provenance().volumes.length} volumes`);
 
   const resume = prepareResume(ctx.job.jobDir);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { history, KEEP, prepareResume, snapshot, verify } from '../../../main/jobs/checkpoints.js';
-import { librarySliceSource } from '../../../main/jobs/library-source.js';
+import { librarySliceSource } from '../../../main/ml/pretrain/library-source.js';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointHeader } from '../../../main/ml/pretrain/checkpoint.js';
 import { pretrainConfig } from '../../../main/ml/config.js';
 import { syntheticWorkspace } from './fixture.js';
@@ -94,31 +94,34 @@ describe('library slice source', () => {
   afterAll(() => ws?.cleanup());
 
   it('every slice of every frame of the stored volumes, all studies or the listed ones', async () => {
-    const db = new Database(join(ws.workspace, 'catalog.sqlite'));
     const cfg = { ...pretrainConfig('compact').preprocess, size: 16 };
+    const all = await librarySliceSource(ws.workspace, cfg);
+    // 2 volumes × 3 slices × 2 frames.
+    expect(all.volumes).toBe(2);
+    expect(all.source.slices).toHaveLength(12);
+    expect(new Set(all.source.slices.map((s) => `${s.k}/${s.frame}`)).size).toBe(6);
+    const px = await all.source.load(7);
+    expect(px).toHaveLength(16 * 16);
+    expect(Math.max(...px)).toBeLessThanOrEqual(1);
+    const db = new Database(join(ws.workspace, 'catalog.sqlite'), { readonly: true });
+    let studies: { id: string }[];
     try {
-      const all = await librarySliceSource(db, ws.workspace, cfg);
-      // 2 volumes × 3 slices × 2 frames.
-      expect(all.slices).toHaveLength(12);
-      expect(new Set(all.slices.map((s) => `${s.k}/${s.frame}`)).size).toBe(6);
-      const px = await all.load(7);
-      expect(px).toHaveLength(16 * 16);
-      expect(Math.max(...px)).toBeLessThanOrEqual(1);
-      const studies = db.prepare('SELECT id FROM studies ORDER BY id').all() as { id: string }[];
-      expect(studies).toHaveLength(2);
-      const one = await librarySliceSource(db, ws.workspace, cfg, [studies[0]!.id]);
-      expect(one.slices).toHaveLength(6);
-      await expect(librarySliceSource(db, ws.workspace, cfg, ['study-nope'])).rejects.toThrow(/no stored volumes for study study-nope/);
+      studies = db.prepare('SELECT id FROM studies ORDER BY id').all() as { id: string }[];
     } finally {
       db.close();
     }
+    expect(studies).toHaveLength(2);
+    const one = await librarySliceSource(ws.workspace, cfg, [studies[0]!.id]);
+    expect(one.volumes).toBe(1);
+    expect(one.source.slices).toHaveLength(6);
+    await expect(librarySliceSource(ws.workspace, cfg, ['study-nope'])).rejects.toThrow(/no stored volumes for study study-nope/);
+    // The same list in the same order on every call: a resumed run sees the slices its checkpoint saw.
+    const again = await librarySliceSource(ws.workspace, cfg);
+    expect(again.source.slices).toEqual(all.source.slices);
     const emptyDir = mkdtempSync(join(tmpdir(), 'p2r-empty-'));
-    const { openLibrary } = await import('../../../main/library/library.js');
-    const lib = openLibrary(emptyDir);
     try {
-      await expect(librarySliceSource(lib.db, emptyDir, { ...pretrainConfig('compact').preprocess, size: 16 })).rejects.toThrow(/no volumes to train on/);
+      await expect(librarySliceSource(emptyDir, { ...pretrainConfig('compact').preprocess, size: 16 })).rejects.toThrow(/no volumes to train on/);
     } finally {
-      lib.close();
       rmSync(emptyDir, { recursive: true, force: true });
     }
   });
