@@ -8,7 +8,8 @@ import { saveAnnotation } from '../../library/annotations.js';
 import type { PreprocessConfig } from '../config.js';
 import { keepLargestComponentsInPlace } from '../postprocess.js';
 import { VolumePreprocessor } from '../pretrain/source.js';
-import { predictScores, disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
+import { disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
+import { createInferenceRuntime, softmaxRowsInPlace, type RuntimeChoice } from './runtime.js';
 import { loadLibraryModel } from '../fewshot/library.js';
 import { segmenterFromFile, type ModelFile } from '../fewshot/model-file.js';
 
@@ -25,6 +26,8 @@ export interface PredictOptions {
   largestComponent?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Forward-pass runtime: onnxruntime-node when installed, else tfjs ('auto', default; see infer/runtime.ts). */
+  runtime?: RuntimeChoice;
 }
 
 export interface LoadedModel {
@@ -58,20 +61,25 @@ export async function predictVolume(model: Pick<LoadedModel, 'segmenter' | 'prep
   const slices: Array<[number, number]> = [];
   for (let f = 0; f < volume.frames; f++) for (let z = 0; z < nk; z++) slices.push([f, z]);
   const n = size * size;
-  for (let s = 0; s < slices.length; s += batch) {
-    if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'prediction cancelled');
-    const part = slices.slice(s, s + batch);
-    const x = new Float32Array(part.length * n);
-    part.forEach(([f, z], b) => x.set(pre.slice(volume, normalized, z, f), b * n));
-    const scores = predictScores(segmenter, x, part.length, size);
-    part.forEach(([f, z], b) => {
-      const cls = labelsFromScores(plan, scores.subarray(b * n * k, (b + 1) * n * k), k);
-      const start = f * frameSize(volume) + z * plane;
-      for (let p = 0; p < plane; p++) out[start + p] = values[cls[p]!]!;
-    });
-    opts.onProgress?.(Math.min(s + batch, slices.length), slices.length);
-    // Let progress events and cancellation through between batches.
-    await new Promise((r) => setImmediate(r));
+  const runtime = await createInferenceRuntime(segmenter, { prefer: opts.runtime ?? 'auto' });
+  try {
+    for (let s = 0; s < slices.length; s += batch) {
+      if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'prediction cancelled');
+      const part = slices.slice(s, s + batch);
+      const x = new Float32Array(part.length * n);
+      part.forEach(([f, z], b) => x.set(pre.slice(volume, normalized, z, f), b * n));
+      const scores = softmaxRowsInPlace(await runtime.run(x, part.length, size), k);
+      part.forEach(([f, z], b) => {
+        const cls = labelsFromScores(plan, scores.subarray(b * n * k, (b + 1) * n * k), k);
+        const start = f * frameSize(volume) + z * plane;
+        for (let p = 0; p < plane; p++) out[start + p] = values[cls[p]!]!;
+      });
+      opts.onProgress?.(Math.min(s + batch, slices.length), slices.length);
+      // Let progress events and cancellation through between batches.
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    await runtime.dispose();
   }
   if (opts.largestComponent) keepLargestComponentsInPlace(out, volume.dims, volume.frames, { connectivity: 26 });
   return out;

@@ -137,3 +137,19 @@ export async function createInferenceRuntime(model: Model, opts: RuntimeOptions 
     return tfjsRuntime(model, `onnxruntime-node failed to load the model (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
   }
 }
+
+/** Softmax over the last axis of `channels`-wide rows, in place (class scores from logits). */
+export function softmaxRowsInPlace(values: Float32Array, channels: number): Float32Array {
+  for (let p = 0; p < values.length; p += channels) {
+    let max = -Infinity;
+    for (let c = 0; c < channels; c++) max = Math.max(max, values[p + c]!);
+    let sum = 0;
+    for (let c = 0; c < channels; c++) {
+      const e = Math.exp(values[p + c]! - max);
+      values[p + c] = e;
+      sum += e;
+    }
+    for (let c = 0; c < channels; c++) values[p + c]! /= sum;
+  }
+  return values;
+}

@@ -7,6 +7,8 @@ import { netToOnnx, segmenterToOnnx, ONNX_OPSET } from '../../../../main/ml/onnx
 import { decodeFields, decodePackedInts, decodeString } from '../../../../main/ml/onnx/proto.js';
 import { createInferenceRuntime, loadOnnxRuntime, tfjsRuntime } from '../../../../main/ml/infer/runtime.js';
 import { findNiftiImages, niftiSliceSource } from '../../../../main/ml/pretrain/source.js';
+import { predictVolume } from '../../../../main/ml/infer/index.js';
+import { readNiftiFile } from '../../../../main/io/nifti.js';
 import { dataPath, hasData, MISSING_DATA } from '../../../support/data.js';
 import { phantomSlices } from '../phantoms.js';
 import { useCpu } from '../cpu.js';
@@ -178,6 +180,22 @@ describe.skipIf(ort instanceof Error || !hasData(ACDC))(`ONNX labels on a real A
     }
     expect(compared).toBeGreaterThan(0.95 * size * size);
     expect(classesSeen.size).toBeGreaterThan(1);
+    disposeSegmenter(s);
+  });
+
+  it('predictVolume labels a whole ACDC volume the same through onnxruntime (default here) and tfjs', async () => {
+    const cfg = pretrainConfig('compact');
+    const { volume } = await readNiftiFile(dataPath(ACDC, 'patient001_frame01.nii.gz'));
+    const s = createSegmenter(model(3, 4, 8), [1, 2, 3], 8);
+    briefTrain(s, 32, 2);
+    const m = { segmenter: s, preprocess: cfg.preprocess };
+    const viaTfjs = await predictVolume(m, volume, { runtime: 'tfjs' });
+    const viaOnnx = await predictVolume(m, volume);
+    let same = 0;
+    for (let i = 0; i < viaTfjs.length; i++) if (viaTfjs[i] === viaOnnx[i]) same++;
+    // Scores interpolated to the voxel grid: only near-ties can flip.
+    expect(same / viaTfjs.length).toBeGreaterThan(0.999);
+    expect(new Set(viaOnnx).size).toBeGreaterThan(1);
     disposeSegmenter(s);
   });
 });
