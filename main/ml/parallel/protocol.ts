@@ -6,7 +6,7 @@ import type { BatchViews, PixelPairs } from '../pretrain/step.js';
 export type NamedArrays = Array<[string, Float32Array]>;
 
 export type ToWorker =
-  | { type: 'init'; backend?: BackendName; model: ModelConfig; loss: LossConfig; optimizer: OptimizerConfig; tensors: NamedArrays }
+  | { type: 'init'; backend?: BackendName; model: ModelConfig; loss: LossConfig; optimizer: OptimizerConfig; tensors: NamedArrays; adam?: AdamState }
   | { type: 'grad'; views: BatchViews; pairs: PixelPairs }
   | { type: 'apply'; grads: NamedArrays; stats: NamedArrays }
   | { type: 'weights' }
@@ -18,3 +18,10 @@ export type FromWorker =
   | { type: 'applied' }
   | { type: 'weights'; tensors: NamedArrays }
   | { type: 'error'; message: string };
+
+/** Adam's state by parameter name, so that workers can start from a resumed run's optimizer. */
+export interface AdamState {
+  step: number;
+  m: NamedArrays;
+  v: NamedArrays;
+}

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { BackendName } from '../../contract/engine.js';
 import type { LossConfig, ModelConfig, OptimizerConfig } from '../config.js';
 import type { BatchViews, PixelPairs } from '../pretrain/step.js';
-import type { FromWorker, NamedArrays, ToWorker } from './protocol.js';
+import type { AdamState, FromWorker, NamedArrays, ToWorker } from './protocol.js';
 import { splitBatch } from './shard.js';
 
 const BOOT = join(dirname(fileURLToPath(import.meta.url)), 'worker-boot.mjs');
@@ -34,8 +34,19 @@ export interface ParallelTrainerOptions {
   optimizer: OptimizerConfig;
   /** Initial parameters and BatchNorm statistics by name (e.g. from createNet or a checkpoint). */
   tensors: NamedArrays;
+  /** Adam's state to start from (a resumed run); default: fresh. */
+  adam?: AdamState;
   /** Backend of the workers (default: initBackend's choice). */
   backend?: BackendName;
+}
+
+export interface ParallelStepResult {
+  /** Pair-weighted mean of the shard losses, before the update. */
+  loss: number;
+  /** The averaged gradient every worker applied, by parameter name. */
+  grads: Map<string, Float32Array>;
+  /** The running statistics every worker now holds (average of the shards'). */
+  stats: Map<string, Float32Array>;
 }
 
 class Channel {
@@ -91,7 +102,7 @@ export class ParallelTrainer {
     const trainer = new ParallelTrainer(channels);
     try {
       const replies = await Promise.all(
-        channels.map((c) => c.request({ type: 'init', backend: opts.backend, model: opts.model, loss: opts.loss, optimizer: opts.optimizer, tensors: opts.tensors })),
+        channels.map((c) => c.request({ type: 'init', backend: opts.backend, model: opts.model, loss: opts.loss, optimizer: opts.optimizer, tensors: opts.tensors, adam: opts.adam })),
       );
       trainer.backend = expectType(replies[0]!, 'ready').backend;
       return trainer;
@@ -101,8 +112,11 @@ export class ParallelTrainer {
     }
   }
 
-  /** One data-parallel step; returns the pair-weighted mean of the shard losses before the update. */
-  async step(views: BatchViews, pairs: PixelPairs): Promise<number> {
+  /**
+   * One data-parallel step. Returns the loss and the update the workers applied, so that a copy of the
+   * network kept elsewhere (the pretraining loop's, for checkpoints and validation) can apply the same one.
+   */
+  async step(views: BatchViews, pairs: PixelPairs): Promise<ParallelStepResult> {
     if (this.closed) throw new Error('the parallel trainer is closed');
     const shards = splitBatch(views, pairs, this.channels.length);
     const total = pairs.batch.length;
@@ -134,7 +148,7 @@ export class ParallelTrainer {
         return c.request({ type: 'apply', grads: g, stats: s }, [...g, ...s].map(([, a]) => a.buffer as ArrayBuffer)).then((r) => expectType(r, 'applied'));
       }),
     );
-    return loss;
+    return { loss, grads, stats };
   }
 
   /** Parameters and statistics of worker `i` (all workers hold the same values). */

@@ -40,6 +40,11 @@ async function handle(msg: ToWorker): Promise<FromWorker | null> {
       assignAll(net.params, msg.tensors);
       assignAll(net.stats, msg.tensors);
       adam = new Adam(msg.optimizer, net.params);
+      if (msg.adam) {
+        assignAll(adam.m, msg.adam.m);
+        assignAll(adam.v, msg.adam.v);
+        adam.step = msg.adam.step;
+      }
       loss = msg.loss;
       return { type: 'ready', backend: active.name };
     }

@@ -9,7 +9,8 @@ import { createNet, disposeNet, type Net } from '../unet.js';
 import { Adam } from './adam.js';
 import { buildCheckpoint, readCheckpoint, restoreInto, writeCheckpoint, type CheckpointHeader, type HistoryPoint, type ValidationPoint } from './checkpoint.js';
 import { splitSlices, type SliceSource } from './source.js';
-import { batchLoss, prepareBatch, samplePixelPairs, trainStep } from './step.js';
+import { batchLoss, prepareBatch, samplePixelPairs, trainStep, type BatchViews, type PixelPairs } from './step.js';
+import { ParallelTrainer } from '../parallel/trainer.js';
 
 /**
  * The pretraining loop: by steps, epochs or until a clock time; validation loss on a held-out 10% of slices;
@@ -62,6 +63,12 @@ export interface PretrainOptions {
    * run on a large library loses minutes, not an epoch.
    */
   checkpointMinutes?: number;
+  /**
+   * Data-parallel training over this many worker threads (ml/parallel: per-shard BatchNorm statistics and
+   * per-shard contrastive losses, see its notes). 1 or unset: the single-engine step. This process keeps its
+   * own copy of the network, applying the same averaged update, for validation and checkpoints.
+   */
+  workers?: number;
 }
 
 export interface PretrainResult {
@@ -131,6 +138,17 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     resumeCk = null;
   }
   const resumedFrom = resumeHeader ? step : null;
+  let parallel: ParallelTrainer | null = null;
+  if ((opts.workers ?? 1) > 1) {
+    try {
+      // Every worker needs at least one image of the batch.
+      parallel = await startParallel(Math.min(opts.workers!, batchSize), config, net, adam);
+    } catch (err) {
+      adam.dispose();
+      disposeNet(net);
+      throw err;
+    }
+  }
 
   const orderCache = new Map<number, Int32Array>();
   const epochOrder = (e: number) => {
@@ -213,7 +231,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       const rng = new Rng(deriveSeed(seed, STREAM.step, step));
       const views = prepareBatch(await loadImages(idx), source.size, config.augment, rng);
       const pairs = samplePixelPairs(views, config.loss.samples, rng);
-      const loss = trainStep(net, adam, views, pairs, config.loss);
+      const loss = parallel ? await applyParallelStep(parallel, net, adam, views, pairs) : trainStep(net, adam, views, pairs, config.loss);
       step += 1;
       lastLoss = loss;
       history.push({ step, loss });
@@ -254,6 +272,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     }
     if (savedStep !== step) await checkpoint(lastPath);
   } finally {
+    await parallel?.close();
     adam.dispose();
     disposeNet(net);
   }
@@ -270,6 +289,43 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     resumedFrom,
     config,
   };
+}
+
+const named = (dict: Record<string, tf.Variable>): Array<[string, Float32Array]> => Object.entries(dict).map(([n, v]) => [n, v.dataSync().slice() as Float32Array]);
+
+async function startParallel(workers: number, config: PretrainConfig, net: Net, adam: Adam): Promise<ParallelTrainer> {
+  const b = tf.getBackend();
+  // Workers compute on this process's backend, so that its copy of the network stays bit-identical to theirs.
+  const backend = b === 'wasm' || b === 'cpu' ? b : undefined;
+  return ParallelTrainer.start({
+    workers,
+    model: config.model,
+    loss: config.loss,
+    optimizer: config.optimizer,
+    tensors: [...named(net.params), ...named(net.stats)],
+    adam: { step: adam.step, m: named(adam.m), v: named(adam.v) },
+    backend,
+  });
+}
+
+/** One data-parallel step, then the same averaged update on this process's copy of the network. */
+async function applyParallelStep(parallel: ParallelTrainer, net: Net, adam: Adam, views: BatchViews, pairs: PixelPairs): Promise<number> {
+  const r = await parallel.step(views, pairs);
+  for (const [name, values] of r.stats) {
+    const v = net.stats[name];
+    if (!v) continue;
+    const t = tf.tensor(values, v.shape, 'float32');
+    v.assign(t);
+    t.dispose();
+  }
+  const grads: Record<string, tf.Tensor> = {};
+  for (const [name, g] of r.grads) grads[name] = tf.tensor(g, net.params[name]!.shape, 'float32');
+  try {
+    adam.apply(net.params, grads);
+  } finally {
+    tf.dispose(Object.values(grads));
+  }
+  return r.loss;
 }
 
 /** A network from a checkpoint (for inference, embedding maps and downstream training). */
