@@ -219,6 +219,9 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
     validate();
 
     while (step < cfg.steps) {
+      // A supervised step never awaits: without this turn of the event loop a stop request (an IPC message to a
+      // job's worker, a cancel over the contract) would only be seen after the last step.
+      if (opts.signal) await new Promise<void>((r) => setImmediate(r));
       if (opts.signal?.aborted) {
         stopped = 'cancelled';
         break;

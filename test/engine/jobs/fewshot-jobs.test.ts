@@ -117,6 +117,21 @@ describe('train and predict jobs', () => {
     expect(changes).toContain('predict job');
   }, 60_000);
 
+  it('a cancelled train job stops at its next step and stores no model', async () => {
+    const before = (await engine.call('ml.listModels')).models.length;
+    const job = await engine.call('jobs.enqueue', { kind: 'train', params: { ...TINY_TRAIN, name: 'never', steps: 100_000, config: { ...TINY_TRAIN.config, patience: 0 } } });
+    const t0 = Date.now();
+    while ((await engine.call('jobs.get', { id: job.id })).step < 1 && Date.now() - t0 < 40_000) await new Promise((r) => setTimeout(r, 100));
+    await engine.call('jobs.cancel', { id: job.id });
+    const j = await settle(engine, job.id);
+    expect(j.error).toBeNull();
+    expect(j.status).toBe('cancelled');
+    expect(j.step).toBeGreaterThanOrEqual(1);
+    expect(j.step).toBeLessThan(100_000);
+    expect(j.modelId).toBeNull();
+    expect((await engine.call('ml.listModels')).models).toHaveLength(before);
+  }, 60_000);
+
   it('a predict job with an unknown model fails with the reason', async () => {
     const job = await engine.call('jobs.enqueue', { kind: 'predict', params: { model: 'nope', volumeIds: [volumeIds[0]!] } });
     const j = await settle(engine, job.id);
