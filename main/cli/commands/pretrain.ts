@@ -14,12 +14,15 @@ import { detachPretrain } from '../detach.js';
 const USAGE = [
   'pix2rep pretrain [--method pix2rep|pix2rep-v2] [--preset compact|paper] [--steps N | --epochs N] [--until HH:MM]',
   '                 [--batch B] [--size PX] [--seed N] [--resume] [--out NAME] [--data DIR] [--workspace DIR] [--json]',
+  '                 [--workers N]',
   '',
   'Self-supervised Pix2Rep pretraining on every volume of the workspace (or on the NIfTI files under --data DIR).',
   '--steps and --epochs are totals: with --resume, the steps already done count. --until stops at the next',
   'occurrence of that local time. Checkpoints (last.p2r, best.p2r) go to the workspace models/NAME folder, or to',
   'NAME itself when it is a path. Ctrl-C stops after the current step and leaves a checkpoint that --resume',
-  'continues. --json prints one JSON object per line (steps, validations, then a summary).',
+  'continues. --json prints one JSON object per line (steps, validations, then a summary). --workers N trains',
+  'data-parallel over N worker threads, one engine each (per-shard BatchNorm and contrastive losses; see',
+  'docs/PERFORMANCE.md); default 1.',
   '',
   'As a background job: --detach queues the run and prints its job id (a job runner is started when none runs);',
   '--at HH:MM [--until HH:MM] (implies --detach) trains in that daily window, night after night, until --steps or',
@@ -67,12 +70,15 @@ export const pretrainCommand: Command = {
       at: { type: 'string' },
       priority: { type: 'string' },
       'checkpoint-minutes': { type: 'string' },
+      workers: { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(USAGE + '\n');
       return 0;
     }
     // Queued as a background job (a runner process trains; this command returns the job id at once).
+    const workers = positiveInt('workers', values.workers);
+    if (workers !== undefined && (values.detach || values.at !== undefined)) throw new UsageError('--workers applies to a foreground run, not to --detach/--at jobs');
     if (values.detach || values.at !== undefined) return detachPretrain(values, resolve(values.workspace ?? defaultWorkspaceDir()));
     const method = values.method as PretrainMethod;
     if (method !== 'pix2rep' && method !== 'pix2rep-v2') throw new UsageError(`--method must be pix2rep or pix2rep-v2, got "${values.method}"`);
@@ -141,7 +147,7 @@ export const pretrainCommand: Command = {
       bar!.update(p.step, p.totalSteps, `loss ${p.smoothedLoss.toFixed(4)} ${p.slicesPerSecond.toFixed(2)} slices/s epoch ${p.epoch.toFixed(2)}${eta}`);
     };
     try {
-      const result = await runPretraining({ config, source, outDir, steps, epochs, until, resume: values.resume, signal: ac.signal, onProgress });
+      const result = await runPretraining({ config, source, outDir, steps, epochs, until, resume: values.resume, signal: ac.signal, onProgress, workers });
       bar?.done();
       const summary = {
         event: 'done',
