@@ -25,3 +25,11 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
 export const workspaceOption = { workspace: { type: 'string' } } as const;
 export const jsonOption = { json: { type: 'boolean', default: false } } as const;
 export const helpOption = { help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/** A `--name N` option that must be a positive integer; undefined when absent. */
+export function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}

@@ -8,7 +8,7 @@ import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { workspaceLayout } from '../../library/layout.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { fmtSeconds, ProgressBar } from '../progress.js';
-import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command, positiveInt } from '../command.js';
 import { detachPretrain } from '../detach.js';
 
 const USAGE = [
@@ -29,12 +29,6 @@ const USAGE = [
   '--epochs is reached; [--priority N] [--checkpoint-minutes M] (default 5). Follow it with pix2rep jobs wait ID.',
 ].join('\n');
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 /** The next occurrence of local time HH:MM (today when still ahead, else tomorrow). */
 export function nextClockTime(hhmm: string, now = new Date()): Date {

@@ -5,7 +5,7 @@ import { trainInWorkspace } from '../../ml/fewshot/service.js';
 import type { TrainProgress } from '../../ml/fewshot/train.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { ProgressBar } from '../progress.js';
-import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command, positiveInt } from '../command.js';
 
 const USAGE = [
   'pix2rep train --mode linear|finetune|mean-teacher|supervised [--backbone MODEL] [--studies ID,…] [--out NAME]',
@@ -18,12 +18,6 @@ const USAGE = [
   'training early. The model is stored in the workspace (pix2rep models list). --json prints JSON lines.',
 ].join('\n');
 
-function positiveInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
-  return n;
-}
 
 export const trainCommand: Command = {
   name: 'train',
