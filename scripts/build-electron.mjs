@@ -6,6 +6,7 @@
  *   dist/engine/process-entry.js  engine utilityProcess (Node ESM; native and wasm packages stay external so
  *                                 they load from node_modules, unpacked from the asar archive when packaged)
  *   dist/engine/job-worker.js     a job's worker process, forked by the engine's job runner (same externals)
+ *   dist/engine/train-worker.js   a data-parallel training thread (main/ml/parallel)
  * and writes the placeholder icon into resources/ when it is missing.
  *
  * Usage: node scripts/build-electron.mjs [--outdir DIR]   (default: dist)
@@ -58,7 +59,7 @@ export async function buildElectron(options = {}) {
       banner: { js: requireShim },
       metafile: true,
     });
-  const [, , engine, worker] = await Promise.all([
+  const [, , engine, worker, trainWorker] = await Promise.all([
     build({
       ...common,
       entryPoints: ['electron/main.ts'],
@@ -82,10 +83,13 @@ export async function buildElectron(options = {}) {
     engineBundle('main/engine/process-entry.ts', 'process-entry.js'),
     // The runner finds it next to process-entry.js (main/jobs/worker-entry.ts); tsx is not shipped.
     engineBundle('main/jobs/worker.ts', 'job-worker.js'),
+    // Data-parallel training threads (main/ml/parallel/trainer.ts starts it from beside the bundle).
+    engineBundle('main/ml/parallel/worker.ts', 'train-worker.js'),
   ]);
   checkPreload(join(outdir, 'electron', 'preload.cjs'));
   checkEngineDependencies(engine.metafile);
   checkEngineDependencies(worker.metafile);
+  checkEngineDependencies(trainWorker.metafile);
   const icon = join(root, 'resources', 'icon.png');
   if (!existsSync(icon)) writeIcon(icon);
   if (!options.quiet) console.log(`build-electron: wrote ${join(outdir, 'electron')} and ${join(outdir, 'engine')}`);

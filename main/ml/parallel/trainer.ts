@@ -8,7 +8,15 @@ import type { BatchViews, PixelPairs } from '../pretrain/step.js';
 import type { AdamState, FromWorker, NamedArrays, ToWorker } from './protocol.js';
 import { splitBatch } from './shard.js';
 
-const BOOT = join(dirname(fileURLToPath(import.meta.url)), 'worker-boot.mjs');
+/** File name of the compiled training worker that scripts/build-electron.mjs writes beside the engine bundle. */
+export const BUNDLED_TRAIN_WORKER = 'train-worker.js';
+
+const here = fileURLToPath(import.meta.url);
+/**
+ * From the sources (this module is .ts), boot the TypeScript worker through tsx; from a bundle (the packaged
+ * app, which ships neither tsx nor the sources), the compiled worker beside the bundle.
+ */
+const BOOT = join(dirname(here), here.endsWith('.js') ? BUNDLED_TRAIN_WORKER : 'worker-boot.mjs');
 
 /**
  * Data-parallel Pix2Rep training over worker threads (default: one per core), each with its own tfjs/wasm
