@@ -53,10 +53,12 @@ export function resolveModel(lib: Library, ref: string, allowPaths: boolean): Mo
     if (!ck) throw new EngineFailure('BAD_INPUT', `model ${row.name} (${row.id}) has no checkpoint file at ${row.path ?? '(no path)'}`);
     return { id: row.id, name: row.name, checkpoint: ck };
   }
-  if (!ref.includes('/') && !ref.includes('\\')) {
-    const dir = join(lib.layout.models, ref);
+  // A folder model by name, or by the `models/NAME` id that listModels (embed.models) hands out.
+  const folder = ref.startsWith('models/') ? ref.slice('models/'.length) : ref;
+  if (folder && !folder.includes('/') && !folder.includes('\\')) {
+    const dir = join(lib.layout.models, folder);
     const ck = existsSync(dir) ? checkpointIn(dir) : null;
-    if (ck) return { id: `models/${ref}`, name: ref, checkpoint: ck };
+    if (ck) return { id: `models/${folder}`, name: folder, checkpoint: ck };
   }
   if (allowPaths) {
     const p = resolve(ref);

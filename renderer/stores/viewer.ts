@@ -4,7 +4,7 @@ import { describeApiError, useClient } from '../api/index.js';
 import { centreOf, indexToLps, type SliceCamera, type VolumeGeometry } from '../viewer/geometry.js';
 import { decodeVoxels, windowFromPercentiles, type Dtype, type TypedArray } from '../viewer/voxels.js';
 
-export type ToolName = 'navigate' | 'brush' | 'eraser' | 'fill' | 'polygon';
+export type ToolName = 'navigate' | 'brush' | 'eraser' | 'fill' | 'polygon' | 'inspect';
 
 export interface WindowPreset {
   id: string;

@@ -10,6 +10,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: 'E', action: 'Eraser' },
   { keys: 'F', action: 'Flood fill within the slice' },
   { keys: 'P', action: 'Polygon / lasso fill (click points then double-click or Enter; or drag a freehand outline; Esc cancels)' },
+  { keys: 'S', action: 'Inspect embeddings: click or drag for a similarity map (pick the backbone in the side panel)' },
   { keys: '1 … 9', action: 'Pick label 1 to 9' },
   { keys: '[ / ]', action: 'Brush smaller / larger' },
   { keys: 'Ctrl+Z', action: 'Undo' },
