@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../main/serve/server.js';
+import { pretrainTiny } from '../engine/embed/fixture.js';
+import { useCpu } from '../engine/ml/cpu.js';
+import { launchChromium } from '../support/browser.js';
+import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
+import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
+import { decodePng, type DecodedPng } from '../support/png.js';
+
+const VIEWPORT = { width: 1280, height: 720 };
+const PATIENT = 'acdc/training/patient001';
+
+/** Pixels of the slice view in heat colours (dark red → orange → yellow): red high, blue well below it. */
+function heatPixels(png: Buffer, box: { x: number; y: number; width: number; height: number }): number {
+  const img: DecodedPng = decodePng(png);
+  let n = 0;
+  for (let y = Math.round(box.y); y < Math.round(box.y + box.height); y++)
+    for (let x = Math.round(box.x); x < Math.round(box.x + box.width); x++) {
+      const o = (y * img.width + x) * 4;
+      const [r, g, b] = [img.rgba[o]!, img.rgba[o + 1]!, img.rgba[o + 2]!];
+      if (r > 100 && r >= g && r > b + 60) n++;
+    }
+  return n;
+}
+
+async function settle(page: Page): Promise<void> {
+  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
+}
+
+describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let workspace: string;
+
+  beforeAll(async () => {
+    await ensureRendererBuilt();
+    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-embed-'));
+    // A backbone pretrained for a few steps on phantoms into the workspace's models folder: embed.models lists it.
+    await useCpu();
+    await pretrainTiny(join(workspace, 'models', 'tiny'), 3);
+    server = await startServer({ port: 0, workspace });
+    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
+    ({ browser } = await launchChromium());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (workspace) rmSync(workspace, { recursive: true, force: true });
+  });
+
+  it('picks Inspect, clicks a pixel and shows the heat overlay, the colour bar and the query marker', async () => {
+    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(server.url);
+    await page.getByTestId('volume-row').first().click();
+    await page.locator('[data-testid="slice-view"] canvas').waitFor();
+    await page.getByTestId('slice-index').filter({ hasText: /\d/ }).waitFor();
+    await settle(page);
+
+    const view = page.getByTestId('slice-view');
+    const box = (await view.boundingBox())!;
+    const before = heatPixels(await page.screenshot(), box);
+
+    await page.keyboard.press('s');
+    await page.getByTestId('embed-panel').waitFor();
+    await expect.poll(() => page.getByTestId('embed-model').inputValue()).toBe('models/tiny');
+    expect(await page.getByTestId('colour-bar').innerText()).toMatch(/-1\.0[\s\S]*0\.0[\s\S]*1\.0/);
+
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await expect.poll(() => page.getByTestId('embed-status').innerText(), { timeout: 120_000 }).toMatch(/^Query \(\d+, \d+\)/);
+    await page.getByTestId('embed-marker-query').waitFor();
+    await settle(page);
+    const shot = await page.screenshot();
+    keepScreenshot('similarity.png', shot);
+    const after = heatPixels(shot, box);
+    // Grey MR before; after, the pixels resembling the query (at least the query's own neighbourhood) glow.
+    expect(before).toBeLessThan(50);
+    expect(after).toBeGreaterThan(before + 200);
+    expect(problems).toEqual([]);
+
+    // Dragging moves the query: the status follows the pointer's pixel.
+    const first = await page.getByTestId('embed-status').innerText();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 30, { steps: 5 });
+    await page.mouse.up();
+    await expect.poll(() => page.getByTestId('embed-status').innerText(), { timeout: 60_000 }).not.toBe(first);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
