@@ -112,6 +112,7 @@ export const embedCommand: Command = {
     // Loaded here, not at the top: tfjs and umap-js only when the command really runs.
     const { EmbedService } = await import('../../embed/service.js');
     const { encodePng } = await import('../../embed/png.js');
+    const { writeProjectionFiles } = await import('../../embed/files.js');
     const { heatImage } = await import('../../embed/colormap.js');
     const service = new EmbedService(workspace, { allowPaths: true });
     try {
@@ -156,26 +157,7 @@ export const embedCommand: Command = {
         },
       });
       if (!values.json && process.stderr.isTTY) process.stderr.write('\n');
-      const s = r.slices[0]!;
-      const [ni] = s.dims;
-      await writeFile(join(out, 'projection.png'), encodePng(s.dims[0], s.dims[1], s.rgb, 3));
-      await writeFile(join(out, 'pca.png'), encodePng(s.dims[0], s.dims[1], s.pcaRgb, 3));
-      const lines = ['i,j,x,y'];
-      for (let n = 0; n < r.points.x.length; n++) {
-        const p = r.points.pixel[n]!;
-        lines.push(`${p % ni},${Math.floor(p / ni)},${r.points.x[n]!.toFixed(5)},${r.points.y[n]!.toFixed(5)}`);
-      }
-      await writeFile(join(out, 'points.csv'), lines.join('\n') + '\n');
-      const summary = {
-        model: { id: r.model.id, name: r.model.name, hash: r.model.hash },
-        method: r.method,
-        slice: { volumeId, frame, slice, dims: s.dims },
-        points: r.points.x.length,
-        pcaExplained: r.pcaExplained,
-        seconds: r.seconds,
-        files: ['projection.png', 'pca.png', 'points.csv'].map((f) => join(out, f)),
-      };
-      await writeFile(join(out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      const summary = await writeProjectionFiles(out, r);
       if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else process.stdout.write(`Projected ${summary.points} pixels (${method}, ${r.seconds.project.toFixed(1)} s) into ${out}\n`);
       return 0;
