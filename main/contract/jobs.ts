@@ -126,6 +126,25 @@ export const PredictJobParams = z
   .refine((p) => (p.volumeIds?.length ?? 0) + (p.studies?.length ?? 0) > 0, { message: 'give volumeIds or studies to predict' });
 export type PredictJobParams = z.infer<typeof PredictJobParams>;
 
+/** Parameters of an embedding projection job (the knobs of `pix2rep embed project`, over one or more slices). */
+export const EmbedJobParams = z
+  .object({
+    /** Pretrained backbone: a model of the workspace (id or name) or a folder under its models/. */
+    model: z.string().min(1),
+    /** Library volume slices projected together (one scatter, one painted image per slice). */
+    slices: z
+      .array(z.object({ volumeId: z.string().min(1), frame: z.number().int().min(0).default(0), slice: z.number().int().min(0) }).strict())
+      .min(1)
+      .max(64),
+    method: z.enum(['umap', 'pca']).default('umap'),
+    /** Most pixels projected over all slices (the CLI's --sample). */
+    sample: z.number().int().min(10).max(200_000).optional(),
+    seed: z.number().int().optional(),
+    backend: ComputeBackend.optional(),
+  })
+  .strict();
+export type EmbedJobParams = z.infer<typeof EmbedJobParams>;
+
 export const JobProgressPoint = z.object({
   kind: z.enum(['step', 'validation']),
   step: z.number().int(),

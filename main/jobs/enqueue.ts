@@ -1,4 +1,4 @@
-import { ImportJobParams, PredictJobParams, PretrainJobParams, TrainJobParams, type JobKind, type JobScheduleInput } from '../contract/jobs.js';
+import { EmbedJobParams, ImportJobParams, PredictJobParams, PretrainJobParams, TrainJobParams, type JobKind, type JobScheduleInput } from '../contract/jobs.js';
 import { EngineFailure } from '../engine/errors.js';
 import { resolveSchedule } from './schedule.js';
 import type { JobRow, JobStore } from './store.js';
@@ -19,6 +19,7 @@ const SCHEMAS: Partial<Record<JobKind, { safeParse(x: unknown): { success: boole
   import: ImportJobParams,
   train: TrainJobParams,
   predict: PredictJobParams,
+  embed: EmbedJobParams,
 };
 
 /** Validate a job's parameters now (not hours later in its worker) and queue it. */

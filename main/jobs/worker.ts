@@ -4,13 +4,14 @@
  * runner records why. The worker never writes the job's row; it reports over IPC.
  */
 import type { RunnerToWorker, StopReason, WorkerToRunner } from './protocol.js';
+import { embedTask } from './tasks/embed.js';
 import { importTask } from './tasks/import.js';
 import { predictTask } from './tasks/predict.js';
 import { pretrainTask } from './tasks/pretrain.js';
 import type { Task } from './tasks/task.js';
 import { trainTask } from './tasks/train.js';
 
-const TASKS: Record<string, Task> = { pretrain: pretrainTask, import: importTask, train: trainTask, predict: predictTask };
+const TASKS: Record<string, Task> = { pretrain: pretrainTask, import: importTask, train: trainTask, predict: predictTask, embed: embedTask };
 const HEARTBEAT_MS = 5_000;
 /** After the runner went away: time to write the checkpoint before giving up. */
 const ORPHAN_GRACE_MS = 120_000;
