@@ -15,7 +15,7 @@ import { TensorEmbedding } from './tensor-similarity.js';
  * - similarity of a 256×256 slice against 10 others with the embeddings already in memory (median over
  *   query moves, as the mouse makes them);
  * - projection of 20,000 pixels (PCA and UMAP).
- * Run with `npx tsx main/embed/bench.ts` (or wire `runEmbedBench` into `pix2rep bench`).
+ * Run with `pix2rep bench embed [--json]`.
  */
 
 export interface EmbedBench {
@@ -113,7 +113,3 @@ export async function runEmbedBench(log: (s: string) => void = () => undefined):
   return { backend: backend.name, embedSliceSeconds, similarity11SlicesMs, projectSeconds, projectCpuSeconds };
 }
 
-if (process.argv[1] && /embed[/\\]bench\.[tj]s$/.test(process.argv[1])) {
-  const r = await runEmbedBench((s) => process.stderr.write(s + '\n'));
-  process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-}

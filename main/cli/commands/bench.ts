@@ -7,7 +7,7 @@ import type { RuntimeName } from '../../ml/infer/runtime.js';
 import { levelChannels } from '../../ml/unet.js';
 import { modelPreset, pretrainConfig, type PresetName } from '../../ml/config.js';
 import { benchParallelStep } from '../../ml/bench/parallel.js';
-import { parse, jsonOption, UsageError, type Command } from '../command.js';
+import { parse, jsonOption, positiveInt, UsageError, type Command } from '../command.js';
 
 const USAGE = [
   'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--workers N] [--json]',
@@ -24,18 +24,17 @@ const USAGE = [
   '',
   'Times inference of the U-Net backbone through tfjs (the active backend) and onnxruntime-node (when',
   'installed; T threads, default every core), same weights and input: median ms and CPU ms per slice.',
+  '',
+  'pix2rep bench import [--runs N] [--json]     import of the 100 ACDC volumes and of the 150-file MR series',
+  '                                             (files/s; real data from PIX2REP_TEST_DATA, default ../shared/data)',
+  'pix2rep bench library [--samples N] [--json] library.listStudies latency while a pretraining job trains',
+  'pix2rep bench embed [--json]                 embedding of a slice, similarity against 10 slices, projections',
 ].join('\n');
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Measure training-step and inference speed of the U-Net on this machine.',
+  summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings.',
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(
@@ -50,16 +49,23 @@ export const benchCommand: Command = {
         threads: { type: 'string' },
         workers: { type: 'string' },
         runtime: { type: 'string' },
+        runs: { type: 'string' },
+        samples: { type: 'string' },
       },
       true,
     );
-    if (positionals.length !== 1 || (positionals[0] !== 'train-step' && positionals[0] !== 'infer')) throw new UsageError(`expected "train-step" or "infer", got "${positionals.join(' ')}"`);
+    const kind = positionals[0];
+    if (positionals.length === 1 && (kind === 'import' || kind === 'library' || kind === 'embed')) {
+      const { runDataBench } = await import('./bench-data.js');
+      return runDataBench(kind, { json: values.json, runs: positiveInt('runs', values.runs) ?? 1, samples: positiveInt('samples', values.samples) ?? 100 });
+    }
+    if (positionals.length !== 1 || (kind !== 'train-step' && kind !== 'infer')) throw new UsageError(`expected train-step, infer, import, library or embed, got "${positionals.join(' ')}"`);
     const preset = values.preset as PresetName;
     if (preset !== 'compact' && preset !== 'paper') throw new UsageError(`--preset must be compact or paper, got "${values.preset}"`);
-    const batch = positiveInt('batch', values.batch, 8);
-    const size = positiveInt('size', values.size, 128);
-    const steps = positiveInt('steps', values.steps, 5);
-    const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, 2);
+    const batch = positiveInt('batch', values.batch) ?? 8;
+    const size = positiveInt('size', values.size) ?? 128;
+    const steps = positiveInt('steps', values.steps) ?? 5;
+    const warmup = values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup) ?? 2;
     const cfg = modelPreset(preset);
     const div = 2 ** (cfg.unet.levels - 1);
     if (size % div !== 0) throw new UsageError(`--size must be a multiple of ${div} for the ${preset} U-Net (${cfg.unet.levels} levels), got ${size}`);
@@ -67,7 +73,7 @@ export const benchCommand: Command = {
     const active = await initBackend();
     if (positionals[0] === 'infer') return runInferBench(values, { preset, batch, size, steps, backend: `${active.name} (${active.reason})` });
     if (values.workers !== undefined) {
-      const workers = positiveInt('workers', values.workers, cpus().length);
+      const workers = positiveInt('workers', values.workers) ?? cpus().length;
       if (workers > batch) throw new UsageError(`--workers ${workers} exceeds --batch ${batch}: each worker needs at least one image`);
       const pcfg = pretrainConfig(preset, { preprocess: { size }, train: { batch } });
       const r = await benchParallelStep(pcfg, { workers, steps, warmup, backend: active.name, onStep: (i, ms) => values.json || process.stderr.write(`  step ${i + 1}: ${(ms / 1000).toFixed(2)} s\n`) });
@@ -121,7 +127,7 @@ async function runInferBench(
   const runtime = values.runtime ?? 'all';
   if (!['tfjs', 'onnxruntime', 'all'].includes(runtime)) throw new UsageError(`--runtime must be tfjs, onnxruntime or all, got "${runtime}"`);
   const runtimes: RuntimeName[] = runtime === 'all' ? ['tfjs', 'onnxruntime'] : [runtime as RuntimeName];
-  const threads = positiveInt('threads', values.threads, cpus().length);
+  const threads = positiveInt('threads', values.threads) ?? cpus().length;
   const cfg = modelPreset(o.preset);
   const log = (text: string) => {
     if (!values.json) process.stderr.write(text + '\n');
