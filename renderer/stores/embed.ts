@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef } from 'vue';
-import { describeApiError, useClient } from '../api/index.js';
+import { ApiError, describeApiError, useClient, type RunningCall } from '../api/index.js';
+import { decodeVoxels } from '../viewer/voxels.js';
 import { decodeFloat32 } from '../components/embed/heat.js';
 
 export interface EmbedModel {
@@ -135,4 +136,130 @@ export const useEmbedStore = defineStore('embed', () => {
   const matches = computed(() => maps.value.slice(1));
 
   return { models, modelId, modelsError, againstFrames, query, opacity, maps, busy, error, seconds, sent, matches, loadModels, ask, toggleFrame, clear, mapOf };
+});
+
+export interface ProjectionView {
+  volumeId: string;
+  frame: number;
+  slice: number;
+  method: 'pca' | 'umap';
+  dims: [number, number];
+  /** ni·nj·3 colour bytes of the projection painted back, and of the PCA preview. */
+  rgb: Uint8Array;
+  pcaRgb: Uint8Array;
+  /** Per pixel, the index of the scatter point representing it (-1: none). */
+  representative: Int32Array;
+  /** The scatter: pixel (j·ni + i), position in [-1, 1]², colour bytes. */
+  pixel: Int32Array;
+  x: Float32Array;
+  y: Float32Array;
+  pointRgb: Uint8Array;
+  pcaExplained: number;
+}
+
+/**
+ * The embedding colouring of one slice (paper Fig. 4): an `embed.project` job with progress and cancel, its
+ * result decoded once, and the linked hover shared by the colour image and the scatter (a point index).
+ */
+export const useProjectionStore = defineStore('embedProjection', () => {
+  const method = ref<'pca' | 'umap'>('pca');
+  const sample = ref(5000);
+  const running = shallowRef<RunningCall<'embed.project'> | null>(null);
+  const progress = ref<{ stage: string; done: number; total: number | null } | null>(null);
+  const result = shallowRef<ProjectionView | null>(null);
+  const error = ref<string | null>(null);
+  const cancelled = ref(false);
+  const hover = ref<number | null>(null);
+
+  async function run(modelId: string, at: { volumeId: string; frame: number; slice: number }): Promise<void> {
+    if (running.value) await cancel();
+    const call = useClient().start('embed.project', { modelId, slices: [at], method: method.value, sample: sample.value });
+    running.value = markRaw(call);
+    progress.value = null;
+    error.value = null;
+    cancelled.value = false;
+    call.onProgress((p) => {
+      progress.value = { stage: p.stage, done: p.done, total: p.total };
+    });
+    try {
+      const r = await call.result;
+      const s = r.slices[0]!;
+      const n = s.dims[0] * s.dims[1];
+      const count = r.points.count;
+      result.value = markRaw({
+        volumeId: s.volumeId,
+        frame: s.frame,
+        slice: s.slice,
+        method: r.method,
+        dims: s.dims,
+        rgb: decodeVoxels(s.rgb, 'uint8', n * 3) as Uint8Array,
+        pcaRgb: decodeVoxels(s.pcaRgb, 'uint8', n * 3) as Uint8Array,
+        representative: decodeVoxels(s.representative, 'int32', n) as Int32Array,
+        pixel: decodeVoxels(r.points.pixel, 'int32', count) as Int32Array,
+        x: decodeVoxels(r.points.x, 'float32', count) as Float32Array,
+        y: decodeVoxels(r.points.y, 'float32', count) as Float32Array,
+        pointRgb: decodeVoxels(r.points.rgb, 'uint8', count * 3) as Uint8Array,
+        pcaExplained: r.pcaExplained,
+      });
+      hover.value = null;
+    } catch (err) {
+      if (running.value === call) {
+        if (err instanceof ApiError && err.code === 'CANCELLED') cancelled.value = true;
+        else error.value = describeApiError(err, 'Could not compute the embedding colouring');
+      }
+    } finally {
+      if (running.value === call) {
+        running.value = null;
+        progress.value = null;
+      }
+    }
+  }
+
+  async function cancel(): Promise<void> {
+    const call = running.value;
+    if (!call) return;
+    await call.cancel();
+    await call.result.catch(() => undefined);
+  }
+
+  /** The scatter point representing pixel (i, j) of the coloured slice, if any. */
+  function pointOfPixel(i: number, j: number): number | null {
+    const r = result.value;
+    if (!r || i < 0 || j < 0 || i >= r.dims[0] || j >= r.dims[1]) return null;
+    const n = r.representative[j * r.dims[0] + i]!;
+    return n >= 0 ? n : null;
+  }
+
+  /** The pixel (i, j) of a scatter point. */
+  function pixelOfPoint(n: number): [number, number] | null {
+    const r = result.value;
+    if (!r || n < 0 || n >= r.pixel.length) return null;
+    const p = r.pixel[n]!;
+    return [p % r.dims[0], Math.floor(p / r.dims[0])];
+  }
+
+  /** The scatter point nearest to (x, y) in [-1, 1]², within `radius`. */
+  function nearestPoint(x: number, y: number, radius: number): number | null {
+    const r = result.value;
+    if (!r) return null;
+    let best: number | null = null;
+    let bestD = radius * radius;
+    for (let n = 0; n < r.x.length; n++) {
+      const d = (r.x[n]! - x) ** 2 + (r.y[n]! - y) ** 2;
+      if (d <= bestD) {
+        bestD = d;
+        best = n;
+      }
+    }
+    return best;
+  }
+
+  function clear(): void {
+    void cancel();
+    result.value = null;
+    hover.value = null;
+    error.value = null;
+  }
+
+  return { method, sample, running, progress, result, error, cancelled, hover, run, cancel, pointOfPixel, pixelOfPoint, nearestPoint, clear };
 });

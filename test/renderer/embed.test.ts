@@ -12,7 +12,7 @@ import { buildCheckpoint, writeCheckpoint } from '../../main/ml/pretrain/checkpo
 import { createNet, disposeNet } from '../../main/ml/unet.js';
 import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import { colourBarGradient, colourBarTicks, decodeFloat32, heatColour } from '../../renderer/components/embed/heat.js';
-import { useEmbedStore } from '../../renderer/stores/embed.js';
+import { useEmbedStore, useProjectionStore } from '../../renderer/stores/embed.js';
 import { useCpu } from '../engine/ml/cpu.js';
 import { LoopbackTransport } from './support/loopback.js';
 
@@ -190,4 +190,56 @@ describe('embed store against a real engine', () => {
     expect(s.sent).toBe(0);
     expect(s.error).toMatch(/Pick a backbone/);
   });
+});
+
+describe('projection store against a real engine', () => {
+  it('decodes a PCA colouring and links pixels and scatter points both ways', async () => {
+    const p = useProjectionStore();
+    const seen: string[] = [];
+    const stop = (await import('vue')).watch(() => p.progress, (q) => q && seen.push(q.stage));
+    await p.run('models/tiny', { volumeId, frame: 0, slice: 1 });
+    stop();
+    expect(p.error).toBeNull();
+    expect(p.running).toBeNull();
+    const r = p.result!;
+    expect(r.method).toBe('pca');
+    expect(r.dims).toEqual([S, S]);
+    expect(r.rgb.length).toBe(S * S * 3);
+    expect(r.pcaRgb.length).toBe(S * S * 3);
+    // 256 pixels, fewer than the sample: every pixel is a point.
+    expect(r.x.length).toBe(S * S);
+    expect(seen.length).toBeGreaterThan(0);
+    for (let n = 0; n < r.x.length; n++) {
+      const [i, j] = p.pixelOfPoint(n)!;
+      expect(r.pixel[n]).toBe(j * S + i);
+      // A sampled pixel is its own representative, so pixel → point → pixel round-trips.
+      expect(p.pointOfPixel(i, j)).toBe(n);
+      // Its colour in the painted image is its point's colour.
+      expect(Array.from(r.rgb.subarray((j * S + i) * 3, (j * S + i) * 3 + 3))).toEqual(Array.from(r.pointRgb.subarray(n * 3, n * 3 + 3)));
+      // The contract's scatter square, which the panel maps onto its canvas.
+      expect(Math.max(Math.abs(r.x[n]!), Math.abs(r.y[n]!))).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    expect(p.pointOfPixel(S, 0)).toBeNull();
+    expect(p.pixelOfPoint(-1)).toBeNull();
+    const n = 17;
+    const near = p.nearestPoint(r.x[n]!, r.y[n]!, 1e-9)!;
+    expect([r.x[near], r.y[near]]).toEqual([r.x[n], r.y[n]]);
+    expect(p.nearestPoint(5, 5, 0.1)).toBeNull();
+  }, 120_000);
+
+  it('reports a failed job clearly and a cancelled one as cancelled', async () => {
+    const p = useProjectionStore();
+    await p.run('no-such-model', { volumeId, frame: 0, slice: 0 });
+    expect(p.error).toMatch(/Could not compute the embedding colouring: no model "no-such-model"/);
+    expect(p.result).toBeNull();
+    p.method = 'umap';
+    const job = p.run('models/tiny', { volumeId, frame: 1, slice: 0 });
+    expect(p.running).not.toBeNull();
+    await p.cancel();
+    await job;
+    expect(p.cancelled).toBe(true);
+    expect(p.running).toBeNull();
+    expect(p.result).toBeNull();
+    expect(p.error).toBeNull();
+  }, 120_000);
 });
