@@ -95,6 +95,19 @@ describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PA
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('embed-status').innerText(), { timeout: 60_000 }).not.toBe(first);
     expect(problems).toEqual([]);
+
+    // Embedding colouring (PCA): the colour image and the scatter, linked by hover.
+    await page.getByTestId('projection-run').click();
+    const colours = page.getByTestId('projection-image');
+    await colours.waitFor({ timeout: 120_000 });
+    const cbox = (await colours.boundingBox())!;
+    expect(cbox.width).toBeGreaterThan(100);
+    await colours.scrollIntoViewIfNeeded();
+    const c2 = (await colours.boundingBox())!;
+    await page.mouse.move(c2.x + c2.width / 2, c2.y + c2.height / 2);
+    await page.locator('[data-testid="embed-projection"] svg.mark circle').nth(1).waitFor();
+    keepScreenshot('embedding-colouring.png', await page.screenshot());
+    expect(problems).toEqual([]);
     await page.close();
   });
 });
