@@ -1,24 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueJob } from '../../../main/jobs/enqueue.js';
 import { pidAlive } from '../../../main/jobs/lock.js';
 import type { JobStore } from '../../../main/jobs/store.js';
-import { jobIn, openStore, syntheticWorkspace, tinyPretrain, waitFor, WORKER_ENV } from './fixture.js';
+import { jobIn, openStore, syntheticWorkspace, tinyPretrain, waitFor, WORKER_ENV, startCli } from './fixture.js';
 
-const BIN = join(__dirname, '..', '..', '..', 'bin', 'pix2rep.js');
 const children: ChildProcess[] = [];
-
-function cli(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...WORKER_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
-  return { child, done };
-}
+const cli = (args: string[]) => startCli(args, children);
 
 /**
  * The command line over a real runner process: the whole runner (the app) is SIGKILLed mid-run; its worker

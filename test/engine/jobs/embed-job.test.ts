@@ -11,7 +11,7 @@ import { buildCheckpoint, writeCheckpoint } from '../../../main/ml/pretrain/chec
 import { createNet, disposeNet } from '../../../main/ml/unet.js';
 import { decodePng } from '../../support/png.js';
 import { useCpu } from '../ml/cpu.js';
-import { syntheticWorkspace, WORKER_ENV } from './fixture.js';
+import { syntheticWorkspace, WORKER_ENV, settle } from './fixture.js';
 
 /** An untrained tiny backbone (2-level base-4 U-Net, 8-dim embeddings) saved as the workspace's models/tiny. */
 async function saveTinyModel(workspace: string): Promise<void> {
@@ -34,15 +34,6 @@ async function saveTinyModel(workspace: string): Promise<void> {
   await writeCheckpoint(join(workspace, 'models', 'tiny', 'last.p2r'), ck);
 }
 
-async function settle(engine: Engine, id: string) {
-  let j = await engine.call('jobs.get', { id });
-  const t0 = Date.now();
-  while (!['done', 'failed', 'cancelled', 'paused', 'interrupted'].includes(j.status) && Date.now() - t0 < 50_000) {
-    await new Promise((r) => setTimeout(r, 100));
-    j = await engine.call('jobs.get', { id });
-  }
-  return j;
-}
 
 /** Embedding projections as queued jobs in real worker processes, on the two-volume phantom workspace (24² px slices). */
 describe('embed jobs', () => {

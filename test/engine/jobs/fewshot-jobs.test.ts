@@ -5,7 +5,7 @@ import { readNifti } from '../../../main/io/nifti.js';
 import { saveAnnotation } from '../../../main/library/annotations.js';
 import { openLibrary } from '../../../main/library/library.js';
 import { attachRunner, type JobRunner } from '../../../main/jobs/index.js';
-import { syntheticWorkspace, WORKER_ENV } from './fixture.js';
+import { syntheticWorkspace, WORKER_ENV, settle } from './fixture.js';
 
 /** Tiny few-shot settings: a 2-level base-4 U-Net on 16² slices, three steps. */
 const TINY_TRAIN = {
@@ -21,15 +21,6 @@ const TINY_TRAIN = {
   },
 };
 
-async function settle(engine: Engine, id: string) {
-  let j = await engine.call('jobs.get', { id });
-  const t0 = Date.now();
-  while (!['done', 'failed', 'cancelled', 'paused', 'interrupted'].includes(j.status) && Date.now() - t0 < 50_000) {
-    await new Promise((r) => setTimeout(r, 100));
-    j = await engine.call('jobs.get', { id });
-  }
-  return j;
-}
 
 /**
  * Train and predict as queued jobs in real worker processes, on the phantom workspace whose two volumes carry

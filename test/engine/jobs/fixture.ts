@@ -1,7 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngine } from '../../../main/engine/create.js';
+import type { Engine } from '../../../main/engine/engine.js';
 import { writeNifti } from '../../../main/io/nifti-write.js';
 import type { Mat3 } from '../../../main/io/volume.js';
 import { openLibrary, type Library } from '../../../main/library/library.js';
@@ -76,4 +78,34 @@ export async function waitFor<T>(what: string, probe: () => T | null | undefined
 export function jobIn(store: JobStore, id: string, ...status: JobRow['status'][]): JobRow | null {
   const row = store.get(id);
   return row && status.includes(row.status) ? row : null;
+}
+
+const BIN = join(__dirname, '..', '..', '..', 'bin', 'pix2rep.js');
+
+export interface CliRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** Start `pix2rep ARGS…` as a real process with the workers' backend; `children` collects it for cleanup. */
+export function startCli(args: string[], children: ChildProcess[]): CliRun {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...WORKER_ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
+  return { child, done };
+}
+
+/** Poll a job through the contract until it leaves queued/running (or 50 s pass). */
+export async function settle(engine: Engine, id: string) {
+  let j = await engine.call('jobs.get', { id });
+  const t0 = Date.now();
+  while (!['done', 'failed', 'cancelled', 'paused', 'interrupted'].includes(j.status) && Date.now() - t0 < 50_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    j = await engine.call('jobs.get', { id });
+  }
+  return j;
 }
