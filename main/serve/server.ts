@@ -112,12 +112,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     token,
     engine,
     close: async () => {
-      // Running jobs checkpoint and become `interrupted`; the next runner resumes them.
-      await runner?.stop();
       unsubscribe();
       for (const ws of clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => http.close(() => r()));
+      // Then running jobs checkpoint and become `interrupted` (the next runner resumes them): the pages see
+      // the engine go at once rather than after a training step.
+      await runner?.stop();
     },
   };
 }
