@@ -34,7 +34,8 @@ function corrupt(src: Buffer, rand: () => number): Buffer {
 describe.skipIf(!hasData('dicom'))('DICOM fuzz: truncated and bit-flipped copies of real files', () => {
   let seed = 20240229;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const sources = SOURCES.map((rel) => readFileSync(dataPath('dicom', rel)));
+  // Read while collecting only where the data exists: a skipped describe still runs its body.
+  const sources = hasData('dicom') ? SOURCES.map((rel) => readFileSync(dataPath('dicom', rel))) : [];
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'pix2rep-dicom-fuzz-'));
