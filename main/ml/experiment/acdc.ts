@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readNifti } from '../../io/nifti.js';
@@ -14,6 +15,7 @@ import { runFewShot } from '../fewshot/train.js';
 import { disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
 import { predictVolume } from '../infer/index.js';
 import { dice } from '../metrics/dice.js';
+import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, type Budget, type BudgetName } from './budgets.js';
 
 /**
@@ -127,6 +129,35 @@ function summarise(patients: RunResult['patients']): Record<string, number> {
   return m;
 }
 
+/**
+ * Finished runs are kept in the work folder, keyed by everything that decides their result (budget, split,
+ * pretraining checkpoints), so a long budget can be stopped and continued: only unfinished runs are trained
+ * again. A changed budget or split changes the key and nothing stale is reused.
+ */
+class RunCache {
+  private readonly dir: string;
+  constructor(workDir: string, private readonly key: string) {
+    this.dir = join(workDir, 'runs');
+    mkdirSync(this.dir, { recursive: true });
+  }
+  private file(regime: string, seed: number, method: MethodId) {
+    return join(this.dir, `${regime}-${seed}-${method}.json`);
+  }
+  get(regime: string, seed: number, method: MethodId): RunResult | null {
+    const f = this.file(regime, seed, method);
+    if (!existsSync(f)) return null;
+    try {
+      const saved = JSON.parse(readFileSync(f, 'utf8')) as { key: string; result: RunResult };
+      return saved.key === this.key ? saved.result : null;
+    } catch {
+      return null; // a torn or foreign file: train the run again
+    }
+  }
+  put(r: RunResult): void {
+    writeFileAtomic(this.file(r.regime, r.seed, r.method), Buffer.from(JSON.stringify({ key: this.key, result: r }), 'utf8'));
+  }
+}
+
 export async function runAcdcExperiment(opts: ExperimentOptions): Promise<ExperimentResult> {
   const t0 = performance.now();
   const budget = BUDGETS[opts.budget];
@@ -178,8 +209,23 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
   ];
   const runs: RunResult[] = [];
+  const cache = new RunCache(
+    opts.workDir,
+    createHash('sha256').update(JSON.stringify({ budget, split, pretraining: pretraining.map((p) => [p.method, p.steps, p.checkpoint]) })).digest('hex').slice(0, 16),
+  );
+  const report = (r: RunResult, cached: boolean) =>
+    log(
+      `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: test Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
+        `(validation ${r.validationDice?.toFixed(3) ?? 'n/a'}, ${r.steps} steps, ${r.seconds.toFixed(0)} s${cached ? ', from an earlier run' : ''})`,
+    );
   const runOne = async (regime: string, seed: number, labeled: LabeledSlice[], id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId) => {
     if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
+    const done = cache.get(regime, seed, id);
+    if (done && done.base === base) {
+      runs.push(done);
+      report(done, true);
+      return;
+    }
     const cfg = fewShotConfig(mode, {
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model: budget.model,
@@ -200,7 +246,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       const patients = await evaluate(segmenter, pre, test)();
       const r: RunResult = { regime, seed, method: id, ...(base ? { base } : {}), validationDice: record.validationDice, steps: record.steps, bestStep: record.bestStep, seconds: record.seconds, patients, mean: summarise(patients) };
       runs.push(r);
-      log(`regime ${regime} seed ${seed} ${id}${base ? ` (on ${base})` : ''}: test Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} (validation ${record.validationDice?.toFixed(3) ?? 'n/a'}, ${record.steps} steps, ${record.seconds.toFixed(0)} s)`);
+      cache.put(r);
+      report(r, false);
     } finally {
       disposeSegmenter(segmenter);
     }
@@ -216,12 +263,17 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'mean-teacher', 'mean-teacher', best.backbone, best.id);
     }
   }
+  // How many labeled patients the baseline needs to match Pix2Rep at one: the supervised U-Net alone on more.
+  for (const regime of budget.baselineRegimes) {
+    const labeled = await labeledOf(split.labeled[regime]);
+    for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'supervised', 'supervised', null);
+  }
   return {
     budget,
     backend: tf.getBackend(),
     wallSeconds: (performance.now() - t0) / 1000,
     pretraining,
     runs,
-    split: { pool: pool.length, dev, test: testIds, labeled: Object.fromEntries(budget.regimes.map((r) => [r, split.labeled[r]])) },
+    split: { pool: pool.length, dev, test: testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },
   };
 }

@@ -4,10 +4,9 @@ import { modelPreset } from '../config.js';
 /**
  * Budgets of `pix2rep experiment acdc`: one table, so what each budget does is visible in one place and the
  * report can print it. Only `smoke` has been run end to end (about 1.6 min here). The others are sized from
- * one measurement of the compact U-Net at 128², batch 8, wasm, taken while ~7 other jobs shared the 2 cores:
- * 8.1 s per full training step, 1.9 s per linear-probe step; the sizes assume roughly 3 s and 1 s on an idle
- * machine (a pretraining step costs about two training steps). Check the wall time the report prints and
- * adjust these numbers from it.
+ * the quiet-machine step times of the compact U-Net at 128², batch 8, wasm, one core (docs/PERFORMANCE.md):
+ * 5.4 s per pretraining step, 2.2 s per downstream training step, about 1 s per linear-probe step, 64 ms per
+ * slice of inference. `2h` then comes to about 100 minutes; the report prints the wall time it took.
  */
 export type BudgetName = 'smoke' | '2h' | 'night' | 'paper';
 
@@ -27,6 +26,8 @@ export interface Budget {
   validateEvery: number;
   patience: number;
   regimes: Array<'1' | '2' | '5'>;
+  /** Regimes where only the supervised baseline runs: how many labeled patients it needs to match Pix2Rep. */
+  baselineRegimes: Array<'1' | '2' | '5'>;
   seeds: number[];
   /** Test patients evaluated (a prefix of the split's test list, which interleaves groups; all when null). */
   testPatients: number | null;
@@ -55,6 +56,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     validateEvery: 6,
     patience: 0,
     regimes: ['1'],
+    baselineRegimes: [],
     seeds: [1],
     testPatients: 2,
     devPatients: 1,
@@ -64,18 +66,19 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     name: '2h',
     model: modelPreset('compact'),
     preprocess: { spacingMm: 1.5, size: 128, clipPercentiles: [0.5, 99.5] },
-    pretrainSteps: 200,
+    pretrainSteps: 150,
     pretrainBatch: 8,
     poolPatients: null,
     downstreamSteps: 60,
-    linearSteps: 150,
+    linearSteps: 120,
     batch: 8,
     validateEvery: 10,
     patience: 4,
     regimes: ['1'],
+    baselineRegimes: ['2', '5'],
     seeds: [1, 2, 3],
     testPatients: 10,
-    devPatients: 5,
+    devPatients: 3,
     meanTeacher: true,
   },
   night: {
@@ -91,6 +94,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     validateEvery: 20,
     patience: 6,
     regimes: ['1', '2', '5'],
+    baselineRegimes: [],
     seeds: [1, 2, 3],
     testPatients: null,
     devPatients: null,
@@ -109,6 +113,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     validateEvery: 100,
     patience: 10,
     regimes: ['1', '2', '5'],
+    baselineRegimes: [],
     seeds: [1, 2, 3, 4, 5],
     testPatients: null,
     devPatients: null,

@@ -24,7 +24,8 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
     '',
     `Budget: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; ${b.preprocess.size}² at ${b.preprocess.spacingMm} mm; ` +
       `pretraining ${b.pretrainSteps} steps of batch ${b.pretrainBatch} on ${r.split.pool} pool patients (images only); downstream ${b.downstreamSteps} steps ` +
-      `(linear probe ${b.linearSteps}), batch ${b.batch}, selection on dev Dice every ${b.validateEvery} steps (patience ${b.patience || 'off'}); seeds ${b.seeds.join(', ')}.`,
+      `(linear probe ${b.linearSteps}), batch ${b.batch}, selection on dev Dice every ${b.validateEvery} steps (patience ${b.patience || 'off'}); seeds ${b.seeds.join(', ')}` +
+      (b.baselineRegimes.length ? `; the supervised baseline alone also at ${b.baselineRegimes.join(' and ')} labeled patients.` : '.'),
     '',
     `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}.`,
     '',
@@ -35,7 +36,7 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
     '| Labeled patients | Method | RV | MYO | LV | Mean | Kept step (per seed) |',
     '|---|---|---|---|---|---|---|',
   ];
-  for (const regime of b.regimes) {
+  for (const regime of [...b.regimes, ...b.baselineRegimes]) {
     for (const m of ORDER) {
       const runs = r.runs.filter((x) => x.regime === regime && x.method === m);
       if (runs.length === 0) continue;

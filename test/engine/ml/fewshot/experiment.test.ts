@@ -31,27 +31,36 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke', () =
   it('runs end to end and writes its table into the report file', async () => {
     const report = join(dir, 'EVALUATION.md');
     writeFileSync(report, '# Evaluation\n\nText written by hand.\n');
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await experimentCommand.run(['acdc', '--budget', 'smoke', '--data', dataPath('acdc'), '--work', join(dir, 'work'), '--report', report, '--json']);
-    } finally {
-      process.stdout.write = write;
-    }
-    expect(code).toBe(0);
-    const done = lines.map((l) => JSON.parse(l) as { event: string; runs?: Array<{ method: string; mean: Record<string, number> }> }).find((e) => e.event === 'done')!;
+    const run = async () => {
+      const lines: string[] = [];
+      const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = ((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      }) as typeof process.stdout.write;
+      try {
+        const code = await experimentCommand.run(['acdc', '--budget', 'smoke', '--data', dataPath('acdc'), '--work', join(dir, 'work'), '--report', report, '--json']);
+        expect(code).toBe(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      return lines.map((l) => JSON.parse(l) as { event: string; text?: string; runs?: Array<{ method: string; mean: Record<string, number> }> });
+    };
+    const events = await run();
+    const done = events.find((e) => e.event === 'done')!;
     expect(done.runs!.map((r) => r.method)).toEqual(['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher']);
     for (const r of done.runs!) for (const k of ['RV', 'MYO', 'LV', 'mean']) expect(r.mean[k]).toBeGreaterThanOrEqual(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('Text written by hand.');
     expect(text).toContain('### ACDC, budget `smoke`');
     expect(text).toMatch(/\| 1 \| supervised \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
-    // A second run replaces its section rather than appending another.
-    expect(text.split('experiment:acdc:smoke:start').length).toBe(2);
+
+    // Run again on the same work folder: every finished run is taken from there (a long budget continues
+    // where it stopped), the numbers are the same, and the section is replaced rather than appended.
+    const again = await run();
+    const cachedLogs = again.filter((e) => e.event === 'log' && e.text!.includes('from an earlier run'));
+    expect(cachedLogs).toHaveLength(done.runs!.length);
+    expect(again.find((e) => e.event === 'done')!.runs).toEqual(done.runs);
+    expect(readFileSync(report, 'utf8').split('experiment:acdc:smoke:start').length).toBe(2);
   }, 400_000);
 });
