@@ -85,6 +85,7 @@ export function detachPretrain(values: {
   until?: string | undefined;
   priority?: string | undefined;
   'checkpoint-minutes'?: string | undefined;
+  workers?: string | undefined;
 }, workspace: string): number {
   if (values.data) throw new UsageError('--detach trains on the workspace library; import the data first (pix2rep import DIR) instead of --data');
   const int = (name: string, v: string | undefined, min = 1) => {
@@ -103,6 +104,7 @@ export function detachPretrain(values: {
     ...(values.epochs !== undefined ? { epochs: int('epochs', values.epochs) } : {}),
     ...(values.batch !== undefined ? { batch: int('batch', values.batch) } : {}),
     ...(values.size !== undefined ? { size: int('size', values.size) } : {}),
+    ...(values.workers !== undefined ? { workers: int('workers', values.workers) } : {}),
     ...(values.out !== undefined ? { out: values.out } : {}),
     ...(minutes !== undefined ? { checkpointMinutes: minutes } : {}),
     ...(seed !== undefined ? { config: { train: { seed } } } : {}),

@@ -76,6 +76,8 @@ export const PretrainJobParams = z
     /** Name of the model the job produces. */
     out: z.string().min(1).max(200).optional(),
     backend: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(),
+    /** Data-parallel worker threads (one engine each; see docs/PERFORMANCE.md); default 1. */
+    workers: z.number().int().positive().max(64).optional(),
     /** Minutes of work between checkpoints (besides pauses, validations and the end). */
     checkpointMinutes: z.number().positive().default(5),
     /** Also checkpoint every this many steps (default: once per epoch). */

@@ -22,7 +22,7 @@ const USAGE = [
   'NAME itself when it is a path. Ctrl-C stops after the current step and leaves a checkpoint that --resume',
   'continues. --json prints one JSON object per line (steps, validations, then a summary). --workers N trains',
   'data-parallel over N worker threads, one engine each (per-shard BatchNorm and contrastive losses; see',
-  'docs/PERFORMANCE.md); default 1.',
+  'docs/PERFORMANCE.md); default 1; detached jobs carry it too.',
   '',
   'As a background job: --detach queues the run and prints its job id (a job runner is started when none runs);',
   '--at HH:MM [--until HH:MM] (implies --detach) trains in that daily window, night after night, until --steps or',
@@ -72,7 +72,6 @@ export const pretrainCommand: Command = {
     }
     // Queued as a background job (a runner process trains; this command returns the job id at once).
     const workers = positiveInt('workers', values.workers);
-    if (workers !== undefined && (values.detach || values.at !== undefined)) throw new UsageError('--workers applies to a foreground run, not to --detach/--at jobs');
     if (values.detach || values.at !== undefined) return detachPretrain(values, resolve(values.workspace ?? defaultWorkspaceDir()));
     const method = values.method as PretrainMethod;
     if (method !== 'pix2rep' && method !== 'pix2rep-v2') throw new UsageError(`--method must be pix2rep or pix2rep-v2, got "${values.method}"`);

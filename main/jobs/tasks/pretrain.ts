@@ -45,6 +45,7 @@ export const pretrainTask: Task = async (ctx) => {
     resume: true,
     signal: ctx.signal,
     checkpointMinutes: p.checkpointMinutes,
+    ...(p.workers !== undefined ? { workers: p.workers } : {}),
     ...(p.checkpointEverySteps !== undefined ? { checkpointEvery: p.checkpointEverySteps } : {}),
     onProgress: (pr) => {
       ctx.send({
@@ -67,6 +68,7 @@ export const pretrainTask: Task = async (ctx) => {
   copier.poll();
   await copier.flush();
   const stopped = result.stopped === 'cancelled';
+  if (result.workers > 1) ctx.log(`trained data-parallel over ${result.workers} workers`);
   ctx.log(`${stopped ? 'stopped' : 'finished'} at step ${result.step} (epoch ${result.epoch.toFixed(2)}), last loss ${result.lastLoss ?? 'n/a'}, best validation loss ${result.bestValidationLoss ?? 'n/a'}`);
   return {
     outcome: stopped ? 'stopped' : 'completed',
@@ -79,6 +81,7 @@ export const pretrainTask: Task = async (ctx) => {
       lastCheckpoint: result.lastCheckpoint,
       bestCheckpoint: result.bestCheckpoint,
       backend: backend.name,
+      workers: result.workers,
       config: result.config,
     },
   };

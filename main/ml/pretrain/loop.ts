@@ -11,6 +11,7 @@ import { buildCheckpoint, readCheckpoint, restoreInto, writeCheckpoint, type Che
 import { splitSlices, type SliceSource } from './source.js';
 import { batchLoss, prepareBatch, samplePixelPairs, trainStep, type BatchViews, type PixelPairs } from './step.js';
 import { ParallelTrainer } from '../parallel/trainer.js';
+import { ReadoutTracker, type ReadoutOptions, type ReadoutPoint } from './readout.js';
 
 /**
  * The pretraining loop: by steps, epochs or until a clock time; validation loss on a held-out 10% of slices;
@@ -69,6 +70,12 @@ export interface PretrainOptions {
    * own copy of the network, applying the same averaged update, for validation and checkpoints.
    */
   workers?: number;
+  /**
+   * Linear-probe readout every N steps (off when absent). Not part of the configuration: a checkpoint's
+   * config and resume are unaffected; the points go to outDir/readout.json and to `onReadout`.
+   */
+  readout?: ReadoutOptions;
+  onReadout?: (p: ReadoutPoint) => void;
 }
 
 export interface PretrainResult {
@@ -84,6 +91,10 @@ export interface PretrainResult {
   resumedFrom: number | null;
   /** The configuration trained with (the checkpoint's when resumed). */
   config: PretrainConfig;
+  /** Readout points of the whole run (earlier sessions' included); empty without `readout`. */
+  readout: ReadoutPoint[];
+  /** Data-parallel workers the steps ran on (1: this process alone). */
+  workers: number;
 }
 
 export const LAST = 'last.p2r';
@@ -138,6 +149,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     resumeCk = null;
   }
   const resumedFrom = resumeHeader ? step : null;
+  const readout = opts.readout ? new ReadoutTracker(opts.outDir, opts.readout, step) : null;
   let parallel: ParallelTrainer | null = null;
   if ((opts.workers ?? 1) > 1) {
     try {
@@ -214,6 +226,12 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       const v0 = await validate();
       if (v0 !== null) validation.push({ step: 0, epoch: 0, loss: v0 });
     }
+    const measureReadout = async () => {
+      // The probe reads the backbone from a checkpoint of this very step (written now if it is not yet).
+      if (savedStep !== step) await checkpoint(lastPath);
+      opts.onReadout?.(await readout!.measure(lastPath, config, { step, epoch: step / stepsPerEpoch }));
+    };
+    if (readout && step === 0 && totalSteps > 0 && !readout.has(0) && !opts.signal?.aborted) await measureReadout();
     while (step < totalSteps) {
       if (opts.signal?.aborted) {
         stopped = 'cancelled';
@@ -269,6 +287,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
         wroteLast = true;
       }
       if (!wroteLast && (step % checkpointEvery === 0 || Date.now() - savedAt >= checkpointMs)) await checkpoint(lastPath);
+      if (readout?.due(step, totalSteps)) await measureReadout();
     }
     if (savedStep !== step) await checkpoint(lastPath);
   } finally {
@@ -277,6 +296,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     disposeNet(net);
   }
   return {
+    workers: parallel?.workers ?? 1,
     step,
     epoch: step / stepsPerEpoch,
     stopped,
@@ -288,6 +308,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     bestCheckpoint: existsSync(bestPath) ? bestPath : null,
     resumedFrom,
     config,
+    readout: readout?.record.points ?? [],
   };
 }
 
