@@ -81,6 +81,32 @@ export interface OptimizerConfig {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /**
+   * Learning-rate schedule; absent: the constant `lr` (what every checkpoint written before issue 10 used, so
+   * the field is only present when a schedule was asked for and older configurations compare equal).
+   */
+  schedule?: LrSchedule;
+}
+
+/**
+ * Linear warm-up from 0 to `lr` over `warmupSteps`, then a cosine decay to `minFraction`·lr at `totalSteps`
+ * (held there beyond it, so a run continued past its planned length keeps training slowly).
+ */
+export interface LrSchedule {
+  kind: 'warmup-cosine';
+  warmupSteps: number;
+  totalSteps: number;
+  minFraction: number;
+}
+
+/** The learning rate of Adam update number `step` (1-based). */
+export function scheduledLr(cfg: OptimizerConfig, step: number): number {
+  const s = cfg.schedule;
+  if (!s) return cfg.lr;
+  if (s.warmupSteps > 0 && step <= s.warmupSteps) return (cfg.lr * step) / s.warmupSteps;
+  const span = s.totalSteps - s.warmupSteps;
+  const t = span > 0 ? Math.min(1, (step - s.warmupSteps) / span) : 1;
+  return cfg.lr * (s.minFraction + (1 - s.minFraction) * 0.5 * (1 + Math.cos(Math.PI * t)));
 }
 
 export interface TrainConfig {
@@ -223,4 +249,11 @@ export function validateConfig(cfg: PretrainConfig): void {
   if (!(cfg.train.validationFraction >= 0 && cfg.train.validationFraction < 1)) bad('validationFraction must be in [0, 1)');
   const [lo, hi] = cfg.augment.spatial.zoomScale;
   if (!(lo > 0 && hi <= 1 && lo <= hi)) bad('zoomScale must satisfy 0 < lo ≤ hi ≤ 1');
+  const sch = cfg.optimizer.schedule;
+  if (sch) {
+    if (sch.kind !== 'warmup-cosine') bad(`schedule kind must be warmup-cosine (got ${String(sch.kind)})`);
+    if (!Number.isInteger(sch.warmupSteps) || sch.warmupSteps < 0) bad('schedule warmupSteps must be an integer ≥ 0');
+    if (!Number.isInteger(sch.totalSteps) || sch.totalSteps < 1 || sch.totalSteps < sch.warmupSteps) bad('schedule totalSteps must be an integer ≥ max(1, warmupSteps)');
+    if (!(sch.minFraction >= 0 && sch.minFraction <= 1)) bad('schedule minFraction must be in [0, 1]');
+  }
 }

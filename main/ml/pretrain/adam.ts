@@ -1,5 +1,5 @@
 import { tf } from '../tf.js';
-import type { OptimizerConfig } from '../config.js';
+import { scheduledLr, type OptimizerConfig } from '../config.js';
 
 /**
  * Adam over a dictionary of named variables (PyTorch's formulation, bias-corrected step size). Written out
@@ -26,9 +26,14 @@ export class Adam {
     }
   }
 
-  /** One update; `grads` keyed by parameter name (missing entries are left untouched). */
-  apply(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr = this.cfg.lr): void {
+  /**
+   * One update; `grads` keyed by parameter name (missing entries are left untouched). Without `lr`, the
+   * configured schedule's rate for this update (a function of the step alone, so resumed runs and data-parallel
+   * workers follow the same curve).
+   */
+  apply(params: Record<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr?: number): void {
     this.step += 1;
+    lr ??= scheduledLr(this.cfg, this.step);
     const { beta1, beta2, epsilon } = this.cfg;
     const stepSize = (lr * Math.sqrt(1 - beta2 ** this.step)) / (1 - beta1 ** this.step);
     for (const [name, p] of Object.entries(params)) {

@@ -229,7 +229,9 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     const measureReadout = async () => {
       // The probe reads the backbone from a checkpoint of this very step (written now if it is not yet).
       if (savedStep !== step) await checkpoint(lastPath);
-      opts.onReadout?.(await readout!.measure(lastPath, config, { step, epoch: step / stepsPerEpoch }));
+      // Not inside `onReadout?.(…)`: an absent callback would skip evaluating its argument, the measurement too.
+      const point = await readout!.measure(lastPath, config, { step, epoch: step / stepsPerEpoch });
+      opts.onReadout?.(point);
     };
     if (readout && step === 0 && totalSteps > 0 && !readout.has(0) && !opts.signal?.aborted) await measureReadout();
     while (step < totalSteps) {
