@@ -3,7 +3,8 @@ import { modelPreset } from '../ml/config.js';
 import { createNet, disposeNet } from '../ml/unet.js';
 import { normalizeIntensity } from '../io/resample.js';
 import { IDENTITY, type Volume } from '../io/volume.js';
-import { embedSlice, normalizeEmbedding, pixelVector, type SliceEmbedding } from './compute.js';
+import { createInferenceRuntime } from '../ml/infer/runtime.js';
+import { embedSlice, embedSliceWith, normalizeEmbedding, pixelVector, type SliceEmbedding } from './compute.js';
 import { projectEmbeddings } from './project.js';
 import { similarityMap } from './similarity.js';
 import { TensorEmbedding } from './tensor-similarity.js';
@@ -20,7 +21,12 @@ import { TensorEmbedding } from './tensor-similarity.js';
 
 export interface EmbedBench {
   backend: string;
+  /** The runtime of the embedding forward pass, as the inspector picks it (onnxruntime when it loads). */
+  embedRuntime: string;
+  /** Best wall time of one slice's embedding through that runtime. */
   embedSliceSeconds: number;
+  /** The same through tfjs on the backend (best of 3 slices). */
+  embedSliceSecondsTfjs: number;
   /**
    * Wall time, and the process's CPU time (user + system): on a loaded machine the CPU time is closer to
    * what an idle one would take. `js` is the plain loop, `backend` the matrix-vector product on the backend.
@@ -54,15 +60,25 @@ export async function runEmbedBench(log: (s: string) => void = () => undefined):
   const net = createNet(modelPreset('compact'), 1, false);
   const embs: SliceEmbedding[] = [];
   let embedSliceSeconds = 0;
+  let embedSliceSecondsTfjs = Infinity;
+  const runtime = await createInferenceRuntime(net);
   try {
     for (let k = 0; k < K; k++) {
       const t = performance.now();
-      embs.push(normalizeEmbedding(embedSlice(net, { spacingMm: 1.5 }, volume, norm, k, 0)));
+      embs.push(normalizeEmbedding(await embedSliceWith(runtime, net, { spacingMm: 1.5 }, volume, norm, k, 0)));
       const s = (performance.now() - t) / 1000;
       if (k > 0) embedSliceSeconds = k === 1 ? s : Math.min(embedSliceSeconds, s);
-      log(`embed slice ${k}: ${s.toFixed(2)} s`);
+      log(`embed slice ${k} (${runtime.name}): ${s.toFixed(3)} s`);
+    }
+    for (let k = 0; k < 3; k++) {
+      const t = performance.now();
+      embedSlice(net, { spacingMm: 1.5 }, volume, norm, k, 0);
+      const s = (performance.now() - t) / 1000;
+      if (k > 0) embedSliceSecondsTfjs = Math.min(embedSliceSecondsTfjs, s);
+      log(`embed slice ${k} (tfjs): ${s.toFixed(3)} s`);
     }
   } finally {
+    await runtime.dispose();
     disposeNet(net);
   }
   const tensors = embs.map((e) => new TensorEmbedding(e));
@@ -110,6 +126,6 @@ export async function runEmbedBench(log: (s: string) => void = () => undefined):
     projectCpuSeconds[method] = (c.user + c.system) / 1e6;
     log(`project 20,000 pixels (${method}): ${projectSeconds[method].toFixed(1)} s wall, ${projectCpuSeconds[method].toFixed(1)} s CPU`);
   }
-  return { backend: backend.name, embedSliceSeconds, similarity11SlicesMs, projectSeconds, projectCpuSeconds };
+  return { backend: backend.name, embedRuntime: runtime.reason, embedSliceSeconds, embedSliceSecondsTfjs, similarity11SlicesMs, projectSeconds, projectCpuSeconds };
 }
 

@@ -11,7 +11,8 @@ import { loadPretrainedNet } from '../ml/pretrain/loop.js';
 import type { CheckpointHeader } from '../ml/pretrain/checkpoint.js';
 import { disposeNet, type Net } from '../ml/unet.js';
 import { EmbeddingCache, type CacheDtype } from './cache.js';
-import { embedSlice, normalizeEmbedding, pixelVector, type SliceEmbedding } from './compute.js';
+import { createInferenceRuntime, type InferenceRuntime } from '../ml/infer/runtime.js';
+import { embedSlice, embedSliceWith, normalizeEmbedding, pixelVector, type SliceEmbedding } from './compute.js';
 import { checkpointHash, listModels, resolveModel, type ModelListing, type ModelRef } from './models.js';
 import { projectEmbeddings, type Projection, type ProjectOptions } from './project.js';
 import { pixelIndex, similarityMap, type SimilarityMap } from './similarity.js';
@@ -87,7 +88,8 @@ export class EmbedService {
   private readonly memory = new Map<string, LoadedEmbedding>();
   private memoryUsed = 0;
   private readonly memoryBytes: number;
-  private net: { hash: string; net: Net; header: CheckpointHeader } | null = null;
+  /** The loaded backbone and, once an embedding is computed, its inference runtime (onnxruntime when present). */
+  private net: { hash: string; net: Net; header: CheckpointHeader; runtime?: Promise<InferenceRuntime> } | null = null;
   private volumes: VolumeEntry[] = [];
 
   constructor(
@@ -115,7 +117,7 @@ export class EmbedService {
   }
 
   /** The backbone of `model`, loaded once and kept until another model is asked for. */
-  private async backbone(model: ResolvedModel): Promise<{ net: Net; header: CheckpointHeader }> {
+  private async backbone(model: ResolvedModel): Promise<NonNullable<EmbedService['net']>> {
     if (this.net?.hash === model.hash) return this.net;
     await initBackend();
     let loaded;
@@ -124,7 +126,7 @@ export class EmbedService {
     } catch (err) {
       throw new EngineFailure('BAD_INPUT', `model ${model.name}: ${(err as Error).message}`);
     }
-    if (this.net) disposeNet(this.net.net);
+    this.dropNet();
     this.net = { hash: model.hash, ...loaded };
     return this.net;
   }
@@ -183,7 +185,8 @@ export class EmbedService {
     let embedding = this.cache.get(cacheKey, stamp);
     let source: LoadedEmbedding['source'] = 'disk';
     if (!embedding) {
-      const { net, header } = await this.backbone(model);
+      const b = await this.backbone(model);
+      const { net, header } = b;
       const pre = header.config.preprocess;
       const normKey = pre.clipPercentiles.join(',');
       let normalized = vol.normalized.get(normKey);
@@ -191,7 +194,10 @@ export class EmbedService {
         normalized = normalizeIntensity(v.data, { lowPercentile: pre.clipPercentiles[0], highPercentile: pre.clipPercentiles[1] });
         vol.normalized.set(normKey, normalized);
       }
-      embedding = embedSlice(net, pre, v, normalized, key.slice, key.frame);
+      // The ONNX export of the backbone through onnxruntime when it loads (several times faster than tfjs-wasm);
+      // tfjs otherwise, on its own path, which keeps the channel transpose on the backend.
+      const runtime = await (b.runtime ??= createInferenceRuntime(net));
+      embedding = runtime.name === 'tfjs' ? embedSlice(net, pre, v, normalized, key.slice, key.frame) : await embedSliceWith(runtime, net, pre, v, normalized, key.slice, key.frame);
       this.cache.put(cacheKey, stamp, embedding);
       source = 'computed';
     }
@@ -273,9 +279,16 @@ export class EmbedService {
     return { ...proj, model, keys, seconds: { embed: (t1 - t0) / 1000, project: (performance.now() - t1) / 1000 } };
   }
 
-  close(): void {
-    if (this.net) disposeNet(this.net.net);
+  /** Frees the backbone and its runtime's native session. */
+  private dropNet(): void {
+    if (!this.net) return;
+    disposeNet(this.net.net);
+    this.net.runtime?.then((r) => r.dispose()).catch(() => {});
     this.net = null;
+  }
+
+  close(): void {
+    this.dropNet();
     for (const m of this.memory.values()) m.tensor?.dispose();
     this.memory.clear();
     this.memoryUsed = 0;

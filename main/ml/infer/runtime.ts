@@ -23,8 +23,11 @@ export interface InferenceRuntime {
   reason: string;
   /** Output channels per pixel (K classes or D embedding channels). */
   channels: number;
-  /** images: `batch` NHWC images of size×size×inChannels; returns batch·size²·channels values. */
-  run(images: Float32Array, batch: number, size: number): Promise<Float32Array>;
+  /**
+   * images: `batch` NHWC images of height×width×inChannels (width defaults to height: square tiles); returns
+   * batch·height·width·channels values, NHWC.
+   */
+  run(images: Float32Array, batch: number, height: number, width?: number): Promise<Float32Array>;
   /** Frees the native session (tfjs: nothing, the model stays owned by the caller). */
   dispose(): Promise<void>;
 }
@@ -65,9 +68,9 @@ export function tfjsRuntime(model: Model, reason = 'requested'): InferenceRuntim
     name: 'tfjs',
     reason: `tfjs (${tf.getBackend()}): ${reason}`,
     channels,
-    async run(images, batch, size) {
+    async run(images, batch, height, width = height) {
       const y = tf.tidy(() => {
-        const x = tf.tensor4d(images, [batch, size, size, inC]);
+        const x = tf.tensor4d(images, [batch, height, width, inC]);
         return isSegmenter(model) ? segLogits(model, x, { training: false, trainBackbone: false }) : unetForward(model, x, { training: false });
       });
       // Read outside tidy: tidy walks every element of a returned typed array looking for tensors, which for a
@@ -99,10 +102,10 @@ export async function onnxRuntime(ort: Ort, model: Model, opts: RuntimeOptions =
     name: 'onnxruntime',
     reason: `onnxruntime-node ${ort.env.versions?.node ?? ''} (cpu, ${threads} threads): ${reason}`,
     channels,
-    async run(images, batch, size) {
-      const expected = batch * size * size * inC;
-      if (images.length !== expected) throw new Error(`inference input holds ${images.length} values, ${batch}×${size}×${size}×${inC} needs ${expected}`);
-      const feeds = { [ONNX_INPUT]: new ort.Tensor('float32', images, [batch, size, size, inC]) };
+    async run(images, batch, height, width = height) {
+      const expected = batch * height * width * inC;
+      if (images.length !== expected) throw new Error(`inference input holds ${images.length} values, ${batch}×${height}×${width}×${inC} needs ${expected}`);
+      const feeds = { [ONNX_INPUT]: new ort.Tensor('float32', images, [batch, height, width, inC]) };
       const result = await session.run(feeds);
       const y = result[output];
       if (!y) throw new Error(`onnxruntime returned no ${output}`);
