@@ -16,7 +16,9 @@ import { disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
 import { predictVolume } from '../infer/index.js';
 import { dice } from '../metrics/dice.js';
 import { writeFileAtomic } from '../../library/atomic.js';
-import { BUDGETS, type Budget, type BudgetName } from './budgets.js';
+import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
+import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
+import { hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, pretrainingLevers, recipeLevers, type Levers } from './levers.js';
 
 /**
  * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
@@ -68,6 +70,13 @@ export function patientFiles(dataDir: string, patient: string): PatientFiles {
   return { patient, frames };
 }
 
+/** The patient's 4D cine (every frame of the cycle), or null when the data set has only ED and ES. */
+export function cineFile(dataDir: string, patient: string): string | null {
+  const dir = dirname(patientFiles(dataDir, patient).frames[0]!.image);
+  const f = readdirSync(dir).find((n) => /_4d\.nii(\.gz)?$/.test(n));
+  return f ? join(dir, f) : null;
+}
+
 export type MethodId = 'supervised' | 'pix2rep-linear' | 'pix2rep-finetune' | 'pix2rep-v2-linear' | 'pix2rep-v2-finetune' | 'mean-teacher';
 
 export interface RunResult {
@@ -91,9 +100,15 @@ export interface ExperimentResult {
   budget: Budget;
   backend: string;
   wallSeconds: number;
-  pretraining: Array<{ method: PretrainMethod; steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string }>;
+  pretraining: Array<{ method: PretrainMethod; steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string; readout?: ReadoutPoint[] }>;
   runs: RunResult[];
   split: { pool: number; dev: string[]; test: string[]; labeled: Record<string, string[]> };
+  /** The overrides applied (absent: the budget as defined). */
+  levers?: Levers;
+  /** Which patients the Dice of `runs` is measured on (absent: the test patients, `split.test`). */
+  evaluation?: { on: 'test' | 'dev'; patients: string[]; selection: string[] };
+  /** Pretraining slices (more than the ED/ES slices with frames=cine) and how many pool patients had a cine. */
+  pretrainingData?: { slices: number; cinePatients: number };
 }
 
 export interface ExperimentOptions {
@@ -103,6 +118,35 @@ export interface ExperimentOptions {
   workDir: string;
   signal?: AbortSignal;
   onLog?: (text: string) => void;
+  /** One-change overrides of the budget's recipe (issue 10); none: the budget exactly as defined. */
+  levers?: Levers;
+  /**
+   * `dev`: score on dev patients kept out of model selection instead of the test patients (levers are chosen
+   * there; the test patients are never looked at). Default `test`.
+   */
+  evalOn?: 'test' | 'dev';
+}
+
+/**
+ * Which dev patients select (validation Dice) and which score under `--eval dev`: the budget's selection
+ * prefix and the dev patients after it; when the budget selects on every dev patient, the first half selects
+ * and the rest scores. Under `test`, selection is the budget's prefix as always.
+ */
+export function devRoles(dev: string[], devPatients: number | null, evalOn: 'test' | 'dev', scored: number | null): { selection: string[]; scoring: string[] } {
+  const n = devPatients ?? dev.length;
+  if (evalOn === 'test') return { selection: dev.slice(0, n), scoring: [] };
+  const sel = n < dev.length ? n : Math.ceil(dev.length / 2);
+  const rest = dev.slice(sel);
+  if (rest.length === 0) throw new EngineFailure('BAD_INPUT', `--eval dev: no dev patient is left to score after ${sel} for selection`);
+  return { selection: dev.slice(0, sel), scoring: scored === null ? rest : rest.slice(0, scored) };
+}
+
+/** The run-cache key: unchanged (budget, split, pretraining) for a run without overrides, so earlier runs stay valid. */
+export function runCacheKey(budget: Budget, split: AcdcSplit, pretraining: Array<[string, number, string]>, levers: Levers = {}, evalOn: 'test' | 'dev' = 'test'): string {
+  const recipe = recipeLevers(levers);
+  const base = { budget, split, pretraining };
+  const obj = hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base;
+  return createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -136,8 +180,8 @@ function summarise(patients: RunResult['patients']): Record<string, number> {
  */
 class RunCache {
   private readonly dir: string;
-  constructor(workDir: string, private readonly key: string) {
-    this.dir = join(workDir, 'runs');
+  constructor(runsDir: string, private readonly key: string) {
+    this.dir = runsDir;
     mkdirSync(this.dir, { recursive: true });
   }
   private file(regime: string, seed: number, method: MethodId) {
@@ -163,35 +207,68 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const budget = BUDGETS[opts.budget];
   if (!budget) throw new EngineFailure('BAD_INPUT', `unknown budget ${opts.budget} (smoke, 2h, night, paper)`);
   const log = opts.onLog ?? (() => undefined);
+  const levers = opts.levers ?? {};
+  const evalOn = opts.evalOn ?? 'test';
   const split = loadSplit();
   const take = <T>(xs: T[], n: number | null) => (n === null ? xs : xs.slice(0, n));
   const pool = take(split.pretrainingPool, budget.poolPatients);
-  const dev = take(split.dev, budget.devPatients);
-  const testIds = take(split.test, budget.testPatients);
+  const roles = devRoles(split.dev, budget.devPatients, evalOn, budget.testPatients);
+  const dev = roles.selection;
+  const testIds = evalOn === 'dev' ? roles.scoring : take(split.test, budget.testPatients);
   const pre = budget.preprocess;
   const classes = [1, 2, 3];
-
-  // Pretraining on images only: the pool's label maps are never opened.
-  const poolImages = pool.flatMap((p) => patientFiles(opts.dataDir, p).frames.map((f) => f.image));
-  const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
-  const pretraining: ExperimentResult['pretraining'] = [];
-  const backbones: Partial<Record<PretrainMethod, string>> = {};
-  for (const method of ['pix2rep', 'pix2rep-v2'] as PretrainMethod[]) {
-    const cfg = pretrainConfig('compact', { model: budget.model, preprocess: pre, loss: { method }, train: { batch: budget.pretrainBatch, seed: 1 } });
-    const outDir = join(opts.workDir, `pretrain-${method}`);
-    log(`pretraining ${method}: ${budget.pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
-    const r = await runPretraining({ config: cfg, source: poolSource, outDir, steps: budget.pretrainSteps, resume: true, signal: opts.signal });
-    if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
-    const ck = r.bestCheckpoint ?? r.lastCheckpoint;
-    backbones[method] = ck;
-    pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck });
-  }
+  const model = leverModel(budget.model, levers);
+  const pretrainSteps = levers.steps ?? budget.pretrainSteps;
+  // Overrides get folders of their own: pretraining checkpoints of another recipe are never resumed, and
+  // finished runs of different lever sets never overwrite each other. Without overrides: the folders as before.
+  const pretrainRoot = hasLevers(pretrainingLevers(levers)) ? join(opts.workDir, 'levers', `pretrain_${leverSlug(pretrainingLevers(levers))}`) : opts.workDir;
+  const runSlug = [leverSlug(levers), evalOn === 'dev' ? 'eval-dev' : ''].filter(Boolean).join('_');
+  const runsDir = runSlug ? join(opts.workDir, 'levers', runSlug, 'runs') : join(opts.workDir, 'runs');
 
   const labeledOf = async (patients: string[]): Promise<LabeledSlice[]> => {
     const out: LabeledSlice[] = [];
     for (const p of patients) for (const f of patientFiles(opts.dataDir, p).frames) out.push(...(await niftiLabeledSlices(f.image, f.gt, classes, pre, p)));
     return out;
   };
+
+  // Pretraining on images only: the pool's label maps are never opened.
+  let cinePatients = 0;
+  const poolImages = pool.flatMap((p) => {
+    const cine = levers.frames === 'cine' ? cineFile(opts.dataDir, p) : null;
+    if (cine) cinePatients += 1;
+    return cine ? [cine] : patientFiles(opts.dataDir, p).frames.map((f) => f.image);
+  });
+  const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
+  if (levers.frames === 'cine') log(`frames=cine: ${cinePatients} of ${pool.length} pool patients have a 4D cine (the others give ED and ES): ${poolSource.slices.length} slices`);
+  const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
+  const pretraining: ExperimentResult['pretraining'] = [];
+  const backbones: Partial<Record<PretrainMethod, string>> = {};
+  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : ['pix2rep', 'pix2rep-v2'];
+  for (const method of pretrainMethods) {
+    const cfg = pretrainConfig('compact', {
+      ...leverPretrainOverrides(levers, pretrainSteps),
+      model,
+      preprocess: pre,
+      loss: { ...leverPretrainOverrides(levers, pretrainSteps).loss, method },
+      train: { batch: budget.pretrainBatch, seed: 1 },
+    });
+    const outDir = join(pretrainRoot, `pretrain-${method}`);
+    log(`pretraining ${method}: ${pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
+    const r = await runPretraining({
+      config: cfg,
+      source: poolSource,
+      outDir,
+      steps: pretrainSteps,
+      resume: true,
+      signal: opts.signal,
+      ...(readout ? { readout, onReadout: (p: ReadoutPoint) => log(`readout ${method} step ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')} (mean ${p.mean.toFixed(3)}, ${p.seconds.toFixed(0)} s)`) } : {}),
+    });
+    if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
+    const ck = r.bestCheckpoint ?? r.lastCheckpoint;
+    backbones[method] = ck;
+    pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
+  }
+
   const devSlices = await labeledOf(dev);
   const test: Array<{ patient: string; volumes: Array<{ image: Volume; gt: Volume }> }> = [];
   for (const p of testIds) {
@@ -199,23 +276,23 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     for (const f of patientFiles(opts.dataDir, p).frames) volumes.push({ image: await readNifti(f.image), gt: await readNifti(f.gt) });
     test.push({ patient: p, volumes });
   }
-  log(`dev ${dev.length} patients (${devSlices.length} slices), test ${test.length} patients`);
+  log(`dev ${dev.length} patients (${devSlices.length} slices), ${evalOn === 'dev' ? `scored on dev patients ${testIds.join(', ')}` : `test ${test.length} patients`}`);
 
-  const methods: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = [
-    { id: 'supervised', mode: 'supervised', backbone: null },
-    { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
-    { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
-    { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
-    { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
-  ];
+  const methods: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = (
+    [
+      { id: 'supervised', mode: 'supervised', backbone: null },
+      { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
+      { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
+      { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
+      { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
+    ] as Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }>
+  ).filter((m) => m.backbone === null || pretrainMethods.includes(m.backbone));
   const runs: RunResult[] = [];
-  const cache = new RunCache(
-    opts.workDir,
-    createHash('sha256').update(JSON.stringify({ budget, split, pretraining: pretraining.map((p) => [p.method, p.steps, p.checkpoint]) })).digest('hex').slice(0, 16),
-  );
+  const cache = new RunCache(runsDir, runCacheKey(budget, split, pretraining.map((p) => [p.method, p.steps, p.checkpoint]), levers, evalOn));
+  const downstream = leverFewShotOverrides(levers);
   const report = (r: RunResult, cached: boolean) =>
     log(
-      `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: test Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
+      `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
         `(validation ${r.validationDice?.toFixed(3) ?? 'n/a'}, ${r.steps} steps, ${r.seconds.toFixed(0)} s${cached ? ', from an earlier run' : ''})`,
     );
   const runOne = async (regime: string, seed: number, labeled: LabeledSlice[], id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId) => {
@@ -227,8 +304,9 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       return;
     }
     const cfg = fewShotConfig(mode, {
+      ...downstream,
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
-      model: budget.model,
+      model,
       preprocess: pre,
       steps: mode === 'linear' ? budget.linearSteps : budget.downstreamSteps,
       batch: budget.batch,
@@ -274,6 +352,39 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     wallSeconds: (performance.now() - t0) / 1000,
     pretraining,
     runs,
-    split: { pool: pool.length, dev, test: testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },
+    split: { pool: pool.length, dev, test: evalOn === 'dev' ? take(split.test, budget.testPatients) : testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },
+    ...(hasLevers(levers) ? { levers } : {}),
+    evaluation: { on: evalOn, patients: testIds, selection: dev },
+    pretrainingData: { slices: poolSource.slices.length, cinePatients },
+  };
+}
+
+/**
+ * The readout of the experiment's pretraining runs: a probe trained on the first dev patient's labeled slices
+ * and scored on the other selection dev patients (or the next dev patient when the budget selects on one):
+ * dev patients only, never the test split. On by the budget's plan (READOUT_PLANS) unless readout=off.
+ */
+async function readoutOptions(
+  budget: Budget,
+  levers: Levers,
+  allDev: string[],
+  selection: string[],
+  labeledOf: (patients: string[]) => Promise<LabeledSlice[]>,
+): Promise<ReadoutOptions | null> {
+  const plan = READOUT_PLANS[budget.name];
+  if (levers.readout === 'off' || (levers.readout === undefined && !plan)) return null;
+  const every = typeof levers.readout === 'number' ? levers.readout : plan!.every;
+  const probeSteps = levers.probeSteps ?? plan?.probeSteps ?? budget.linearSteps;
+  const trainOn = allDev[0]!;
+  const scoreOn = selection.length > 1 ? selection.slice(1) : allDev.slice(1, 2);
+  return {
+    every,
+    probeSteps,
+    labeled: await labeledOf([trainOn]),
+    validation: await labeledOf(scoreOn),
+    classes: [1, 2, 3],
+    names: STRUCTURES.map((s) => s.name),
+    batch: budget.batch,
+    description: `linear probe trained on dev ${trainOn}, scored on dev ${scoreOn.join(', ')}`,
   };
 }

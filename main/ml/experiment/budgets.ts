@@ -120,3 +120,20 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     meanTeacher: true,
   },
 };
+
+/**
+ * Linear-probe readout along each pretraining run (issue 10): every N steps, probe steps per readout. Off for
+ * smoke (it would double a 2-minute run); about 7 minutes of a `2h` run, 5% of `night`. Kept outside BUDGETS
+ * because the budget object is part of the run cache key, and the readout changes no result.
+ */
+export interface ReadoutPlan {
+  every: number;
+  probeSteps: number;
+}
+
+export const READOUT_PLANS: Record<BudgetName, ReadoutPlan | null> = {
+  smoke: null,
+  '2h': { every: 75, probeSteps: 60 },
+  night: { every: 250, probeSteps: 100 },
+  paper: { every: 2000, probeSteps: 300 },
+};

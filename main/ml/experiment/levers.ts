@@ -1,0 +1,171 @@
+import { headFor, type ModelConfig, type PretrainOverrides } from '../config.js';
+import type { FewShotOverrides } from '../fewshot/config.js';
+
+/**
+ * Levers of issue 10: one-change overrides of a budget's recipe, given as `--set key=value`. Each is measured
+ * against the same budget without it, on the dev patients (`--eval dev`), never chosen on the test patients.
+ * The budget table itself is never edited: overrides live beside it, so the cache key of a budget's own run
+ * (and the checkpoints it resumes) stays what it was.
+ */
+
+export interface Levers {
+  /** NT-Xent temperature of the pretraining loss. */
+  temperature?: number;
+  /** Pixel locations sampled per pretraining batch. */
+  samples?: number;
+  /** Pretraining method run (and the downstream methods built on it): v1 = pix2rep, v2 = pix2rep-v2. */
+  method?: 'v1' | 'v2';
+  /** Embedding size D (the projection head follows it). */
+  embedding?: number;
+  /** Channels of the first U-Net level. */
+  base?: number;
+  /** Pretraining learning rate. */
+  lr?: number;
+  /** Pretraining learning-rate schedule; cosine: linear warm-up, then cosine decay to 0 at the last step. */
+  schedule?: 'constant' | 'cosine';
+  /** Warm-up steps of the cosine schedule (default 5% of the pretraining steps). */
+  warmup?: number;
+  /** Unlabeled pretraining data: ED and ES frames only, or every frame of the 4D cine where the data has it. */
+  frames?: 'edes' | 'cine';
+  /** Pretraining steps per method. */
+  steps?: number;
+  /** Downstream rotation range ±deg, for every method including the supervised baseline. */
+  rotation?: number;
+  /** Downstream flips along x and y (each 1/3), for every method. */
+  flips?: boolean;
+  /** Readout every N pretraining steps, or off. Not a recipe change: it does not enter keys or folders. */
+  readout?: number | 'off';
+  /** Linear-probe steps of each readout. */
+  probeSteps?: number;
+}
+
+export type LeverKey = keyof Levers;
+
+const posInt = (k: string, v: string): number => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isInteger(n) || n < 1) throw new Error(`${k} must be a positive integer, got "${v}"`);
+  return n;
+};
+const posNum = (k: string, v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`${k} must be a number > 0, got "${v}"`);
+  return n;
+};
+const oneOf = <T extends string>(k: string, v: string, allowed: readonly T[]): T => {
+  if (!allowed.includes(v as T)) throw new Error(`${k} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
+};
+
+/** Every key, its parser and one line of help (the CLI's usage text lists them from here). */
+export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Levers[LeverKey] }> = {
+  temperature: { help: 'pretraining NT-Xent temperature (default 0.53)', parse: (v) => posNum('temperature', v) },
+  samples: { help: 'pixels sampled per pretraining batch (default 1000)', parse: (v) => {
+    const n = posInt('samples', v);
+    if (n < 2) throw new Error(`samples must be ≥ 2, got "${v}"`);
+    return n;
+  } },
+  method: { help: 'v1 or v2: run only that pretraining method and its downstream methods', parse: (v) => oneOf('method', v, ['v1', 'v2'] as const) },
+  embedding: { help: 'embedding size D (head follows)', parse: (v) => posInt('embedding', v) },
+  base: { help: 'U-Net base width', parse: (v) => posInt('base', v) },
+  lr: { help: 'pretraining learning rate (default 4.7e-4)', parse: (v) => posNum('lr', v) },
+  schedule: { help: 'constant or cosine (warm-up + cosine decay over the pretraining steps)', parse: (v) => oneOf('schedule', v, ['constant', 'cosine'] as const) },
+  warmup: { help: 'warm-up steps of schedule=cosine (default 5% of the steps)', parse: (v) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v)) throw new Error(`warmup must be an integer ≥ 0, got "${v}"`);
+    return n;
+  } },
+  frames: { help: 'edes or cine: pretraining on every frame of the 4D cine where the data has one', parse: (v) => oneOf('frames', v, ['edes', 'cine'] as const) },
+  steps: { help: 'pretraining steps per method', parse: (v) => posInt('steps', v) },
+  rotation: { help: 'downstream rotation range ±deg (0–180), every method', parse: (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 180) throw new Error(`rotation must be a number of degrees in [0, 180], got "${v}"`);
+    return n;
+  } },
+  flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
+  readout: { help: 'linear-probe readout every N pretraining steps, or off', parse: (v) => (v === 'off' ? 'off' : posInt('readout', v)) },
+  probeSteps: { help: 'linear-probe steps of each readout', parse: (v) => posInt('probeSteps', v) },
+};
+
+/** Keys that change the pretrained weights: a change gives the pretraining its own folder. */
+const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps'];
+/** Keys that change no result: left out of cache keys and folder names. */
+const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps'];
+
+/** `key=value` strings → levers; throws a plain-words error naming the offending key or value. */
+export function parseLevers(sets: readonly string[]): Levers {
+  const out: Record<string, unknown> = {};
+  for (const s of sets) {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new Error(`--set takes key=value, got "${s}"`);
+    const key = s.slice(0, i).trim();
+    const value = s.slice(i + 1).trim();
+    if (!(key in LEVERS)) throw new Error(`unknown --set key "${key}" (known: ${Object.keys(LEVERS).join(', ')})`);
+    if (key in out) throw new Error(`--set ${key} given twice`);
+    out[key] = LEVERS[key as LeverKey].parse(value);
+  }
+  const l = out as Levers;
+  if (l.warmup !== undefined && l.schedule !== 'cosine') throw new Error('warmup applies to schedule=cosine only');
+  if (l.probeSteps !== undefined && (l.readout === undefined || l.readout === 'off')) throw new Error('probeSteps needs readout=N');
+  return l;
+}
+
+const pick = (l: Levers, keys: readonly LeverKey[]): Levers => Object.fromEntries(Object.entries(l).filter(([k]) => keys.includes(k as LeverKey))) as Levers;
+
+/** The levers that change results (everything but the readout), in key order: what keys and folders use. */
+export function recipeLevers(l: Levers): Levers {
+  return Object.fromEntries(
+    Object.entries(l)
+      .filter(([k]) => !OBSERVATION_KEYS.includes(k as LeverKey))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  ) as Levers;
+}
+
+export function pretrainingLevers(l: Levers): Levers {
+  return recipeLevers(pick(l, PRETRAINING_KEYS));
+}
+
+export const hasLevers = (l: Levers): boolean => Object.keys(l).length > 0;
+
+/** A folder-safe, readable name of a lever set: `rotation-180_temperature-0.1` (empty for none). */
+export function leverSlug(l: Levers): string {
+  return Object.entries(recipeLevers(l))
+    .map(([k, v]) => `${k}-${typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)}`.replace(/[^A-Za-z0-9.-]/g, '-'))
+    .join('_');
+}
+
+/** `key=value …` as given on the command line (for the report and the reproduce command). */
+export function leverArgs(l: Levers): string[] {
+  return Object.entries(l)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)}`);
+}
+
+/** The budget's model with the architecture levers applied (for pretraining and the supervised baseline alike). */
+export function leverModel(model: ModelConfig, l: Levers): ModelConfig {
+  if (l.embedding === undefined && l.base === undefined) return model;
+  const unet = { ...model.unet, ...(l.embedding !== undefined ? { embedding: l.embedding } : {}), ...(l.base !== undefined ? { base: l.base } : {}) };
+  return { preset: 'custom', unet, head: l.embedding !== undefined ? headFor(l.embedding) : { ...model.head } };
+}
+
+/** Pretraining overrides beyond the budget's own (loss, optimizer); the model is given separately. */
+export function leverPretrainOverrides(l: Levers, pretrainSteps: number): PretrainOverrides {
+  const o: PretrainOverrides = {};
+  if (l.temperature !== undefined || l.samples !== undefined) o.loss = { ...(l.temperature !== undefined ? { temperature: l.temperature } : {}), ...(l.samples !== undefined ? { samples: l.samples } : {}) };
+  if (l.lr !== undefined || l.schedule === 'cosine') {
+    o.optimizer = {
+      ...(l.lr !== undefined ? { lr: l.lr } : {}),
+      ...(l.schedule === 'cosine'
+        ? { schedule: { kind: 'warmup-cosine' as const, warmupSteps: Math.min(pretrainSteps, l.warmup ?? Math.round(0.05 * pretrainSteps)), totalSteps: pretrainSteps, minFraction: 0 } }
+        : {}),
+    };
+  }
+  return o;
+}
+
+/** Downstream overrides: the same augmentation for every method, the supervised baseline included. */
+export function leverFewShotOverrides(l: Levers): FewShotOverrides {
+  const augment: NonNullable<FewShotOverrides['augment']> = {};
+  if (l.rotation !== undefined) augment.rotationDeg = [-l.rotation, l.rotation];
+  if (l.flips !== undefined) augment.flipWeights = l.flips ? { x: 1, y: 1, none: 1 } : { x: 0, y: 0, none: 1 };
+  return Object.keys(augment).length ? { augment } : {};
+}

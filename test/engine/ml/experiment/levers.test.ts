@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { experimentCommand } from '../../../../main/cli/commands/experiment.js';
+import { UsageError } from '../../../../main/cli/command.js';
+import { devRoles, loadSplit, runCacheKey } from '../../../../main/ml/experiment/acdc.js';
+import { BUDGETS } from '../../../../main/ml/experiment/budgets.js';
+import {
+  leverArgs,
+  leverFewShotOverrides,
+  leverModel,
+  leverPretrainOverrides,
+  leverSlug,
+  parseLevers,
+  pretrainingLevers,
+} from '../../../../main/ml/experiment/levers.js';
+import { leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
+import { pretrainConfig } from '../../../../main/ml/config.js';
+import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
+import { readReadout } from '../../../../main/ml/pretrain/readout.js';
+import { dataPath, hasData } from '../../../support/data.js';
+
+describe('lever parsing', () => {
+  it('parses every kind of value and names the offending key otherwise', () => {
+    const l = parseLevers(['temperature=0.1', 'samples=2000', 'method=v2', 'embedding=32', 'base=8', 'schedule=cosine', 'warmup=10', 'frames=cine', 'rotation=180', 'flips=on', 'readout=25', 'probeSteps=40', 'steps=300', 'lr=1e-3']);
+    expect(l).toEqual({ temperature: 0.1, samples: 2000, method: 'v2', embedding: 32, base: 8, schedule: 'cosine', warmup: 10, frames: 'cine', rotation: 180, flips: true, readout: 25, probeSteps: 40, steps: 300, lr: 1e-3 });
+    expect(parseLevers([])).toEqual({});
+    expect(() => parseLevers(['temp=0.1'])).toThrow(/unknown --set key "temp"/);
+    expect(() => parseLevers(['temperature'])).toThrow(/key=value/);
+    expect(() => parseLevers(['temperature=-1'])).toThrow(/temperature must be a number > 0/);
+    expect(() => parseLevers(['rotation=270'])).toThrow(/rotation .*\[0, 180\]/);
+    expect(() => parseLevers(['embedding=3.5'])).toThrow(/embedding must be a positive integer/);
+    expect(() => parseLevers(['method=v3'])).toThrow(/method must be one of v1, v2/);
+    expect(() => parseLevers(['warmup=5'])).toThrow(/schedule=cosine/);
+    expect(() => parseLevers(['flips=yes'])).toThrow(/flips must be one of on, off/);
+    expect(() => parseLevers(['base=8', 'base=16'])).toThrow(/twice/);
+  });
+
+  it('names folders and sections from the recipe levers only, in key order', () => {
+    const l = parseLevers(['temperature=0.1', 'rotation=180', 'readout=25']);
+    expect(leverSlug(l)).toBe('rotation-180_temperature-0.1');
+    expect(leverSlug(pretrainingLevers(l))).toBe('temperature-0.1');
+    expect(leverArgs(l)).toEqual(['readout=25', 'rotation=180', 'temperature=0.1']);
+    expect(leverSectionKey('2h', l, 'dev')).toBe('2h:levers:rotation-180_temperature-0.1:eval-dev');
+    expect(leverSectionKey('2h', {}, 'dev')).toBe('2h:levers:none:eval-dev');
+  });
+
+  it('applies architecture, pretraining and downstream levers (hand-checked values)', () => {
+    const b = BUDGETS['2h'];
+    const m = leverModel(b.model, { embedding: 32, base: 8 });
+    expect(m.unet).toMatchObject({ levels: 4, base: 8, embedding: 32 });
+    expect(m.head).toEqual({ hidden: 32, out: 32 });
+    expect(m.preset).toBe('custom');
+    expect(leverModel(b.model, {})).toBe(b.model);
+    // Cosine with the default warm-up: 5% of 150 steps = 7.5 → 8.
+    const o = leverPretrainOverrides({ schedule: 'cosine', temperature: 0.2 }, 150);
+    expect(o).toEqual({ loss: { temperature: 0.2 }, optimizer: { schedule: { kind: 'warmup-cosine', warmupSteps: 8, totalSteps: 150, minFraction: 0 } } });
+    const cfg = pretrainConfig('compact', { ...o, loss: { ...o.loss, method: 'pix2rep-v2' } });
+    expect(cfg.loss).toMatchObject({ temperature: 0.2, method: 'pix2rep-v2', samples: 1000 });
+    expect(leverPretrainOverrides({}, 150)).toEqual({});
+    // Every downstream method gets the same augmentation, the supervised baseline included.
+    const d = leverFewShotOverrides({ rotation: 180, flips: true });
+    for (const mode of ['supervised', 'linear', 'finetune', 'mean-teacher'] as const) {
+      const f = fewShotConfig(mode, { ...d, steps: 5 });
+      expect(f.augment.rotationDeg).toEqual([-180, 180]);
+      expect(f.augment.flipWeights).toEqual({ x: 1, y: 1, none: 1 });
+      expect(f.augment.zoomScale).toEqual([0.85, 1.15]);
+    }
+    expect(fewShotConfig('supervised', leverFewShotOverrides({})).augment.rotationDeg).toEqual([-30, 30]);
+  });
+});
+
+describe('run cache key and dev roles', () => {
+  it('is the pre-lever key for a run without overrides (cached 2h runs stay valid) and differs with any', () => {
+    const budget = BUDGETS['2h'];
+    const split = loadSplit();
+    const pre: Array<[string, number, string]> = [['pix2rep', 150, '/w/pretrain-pix2rep/best.p2r']];
+    // The formula acdc.ts used before overrides existed, written out.
+    const old = createHash('sha256').update(JSON.stringify({ budget, split, pretraining: pre })).digest('hex').slice(0, 16);
+    expect(runCacheKey(budget, split, pre)).toBe(old);
+    expect(runCacheKey(budget, split, pre, { readout: 25 })).toBe(old);
+    expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(old);
+    expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(old);
+  });
+
+  it('selects on the budget prefix and scores on the dev patients after it', () => {
+    const dev = ['a', 'b', 'c', 'd', 'e'];
+    expect(devRoles(dev, 3, 'test', 10)).toEqual({ selection: ['a', 'b', 'c'], scoring: [] });
+    expect(devRoles(dev, 3, 'dev', 10)).toEqual({ selection: ['a', 'b', 'c'], scoring: ['d', 'e'] });
+    expect(devRoles(dev, 1, 'dev', 2)).toEqual({ selection: ['a'], scoring: ['b', 'c'] });
+    // A budget that selects on every dev patient: half select (3 of 5), the rest score.
+    expect(devRoles(dev, null, 'dev', null)).toEqual({ selection: ['a', 'b', 'c'], scoring: ['d', 'e'] });
+    expect(devRoles(dev, null, 'test', null)).toEqual({ selection: dev, scoring: [] });
+  });
+});
+
+describe('pix2rep experiment acdc --set: usage errors', () => {
+  it('refuses unknown keys, bad values and a bad --eval before touching any data', async () => {
+    await expect(experimentCommand.run(['acdc', '--set', 'temp=1'])).rejects.toThrow(UsageError);
+    await expect(experimentCommand.run(['acdc', '--set', 'rotation=400'])).rejects.toThrow(/rotation/);
+    await expect(experimentCommand.run(['acdc', '--eval', 'test2'])).rejects.toThrow(/--eval must be test or dev/);
+  });
+});
+
+describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with levers, scored on dev', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'p2r-levers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs with its overrides in its own folders and report section, with a readout, never opening the test split', async () => {
+    const report = join(dir, 'EVALUATION.md');
+    writeFileSync(report, '# Evaluation\n\n<!-- experiment:acdc:smoke:start -->\nthe budget section\n<!-- experiment:acdc:smoke:end -->\n');
+    const work = join(dir, 'work');
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const argv = ['acdc', '--budget', 'smoke', '--set', 'method=v1', '--set', 'temperature=0.2', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'readout=3'];
+      const code = await experimentCommand.run([...argv, '--set', 'probeSteps=4', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']);
+      expect(code).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const done = events.find((e) => e.event === 'done') as {
+      runs: Array<{ method: string; mean: Record<string, number> }>;
+      evaluation: { on: string; patients: string[]; selection: string[] };
+      pretraining: Array<{ method: string; readout: Array<{ step: number; dice: Record<string, number> }> }>;
+    };
+    const split = loadSplit();
+    // method=v1: only pix2rep and the methods built on it.
+    expect(done.runs.map((r) => r.method)).toEqual(['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'mean-teacher']);
+    expect(done.evaluation).toEqual({ on: 'dev', patients: split.dev.slice(1, 3), selection: split.dev.slice(0, 1) });
+    for (const p of done.evaluation.patients) expect(split.test).not.toContain(p);
+    // Readout at 0, 3 and the last step (6), stored beside the checkpoints of this recipe's own folder.
+    expect(done.pretraining.map((p) => p.method)).toEqual(['pix2rep']);
+    expect(done.pretraining[0]!.readout.map((q) => q.step)).toEqual([0, 3, 6]);
+    const pretrainDir = join(work, 'levers', 'pretrain_temperature-0.2', 'pretrain-pix2rep');
+    const rec = readReadout(pretrainDir)!;
+    expect(rec.points).toEqual(done.pretraining[0]!.readout);
+    expect(rec.description).toBe(`linear probe trained on dev ${split.dev[0]}, scored on dev ${split.dev[1]}`);
+    for (const q of rec.points) for (const k of ['RV', 'MYO', 'LV']) expect(q.dice[k]! >= 0 && q.dice[k]! <= 1).toBe(true);
+    expect(existsSync(join(work, 'pretrain-pix2rep'))).toBe(false);
+    expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).length).toBe(4);
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('the budget section');
+    expect(text).toContain('<!-- experiment:acdc:smoke:levers:flips-on_method-v1_rotation-180_temperature-0.2:eval-dev:start -->');
+    expect(text).toContain('levers: `flips=on`, `method=v1`, `probeSteps=4`, `readout=3`, `rotation=180`, `temperature=0.2`; scored on dev patients');
+    expect(text).toContain('--set flips=on --set method=v1 --set probeSteps=4 --set readout=3 --set rotation=180 --set temperature=0.2 --eval dev');
+    expect(text).toMatch(/\| pix2rep \| 6 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 4 \|/);
+    expect(text).toMatch(/\| 1 \| supervised \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
+  });
+});
