@@ -24,6 +24,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: 'O', action: 'Label fill / outline' },
   { keys: 'H', action: 'Hide / show the labels' },
   { keys: 'R', action: 'Reset zoom and pan; auto window' },
+  { keys: 'L', action: 'One view / two views side by side (the keys act on the view last clicked or scrolled)' },
   { keys: 'Right-drag, Ctrl+drag', action: 'Window / level' },
   { keys: 'Shift+drag, middle-drag', action: 'Pan' },
   { keys: 'Ctrl+wheel, + / −', action: 'Zoom' },
