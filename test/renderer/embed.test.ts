@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPinia, setActivePinia } from 'pinia';
@@ -7,12 +7,10 @@ import { createEngine } from '../../main/engine/create.js';
 import type { Engine } from '../../main/engine/engine.js';
 import { heat } from '../../main/embed/colormap.js';
 import { writeNifti } from '../../main/io/nifti.js';
-import { pretrainConfig } from '../../main/ml/config.js';
-import { buildCheckpoint, writeCheckpoint } from '../../main/ml/pretrain/checkpoint.js';
-import { createNet, disposeNet } from '../../main/ml/unet.js';
 import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import { colourBarGradient, colourBarTicks, decodeFloat32, heatColour } from '../../renderer/components/embed/heat.js';
 import { useEmbedStore, useProjectionStore } from '../../renderer/stores/embed.js';
+import { saveUntrainedBackbone } from '../engine/embed/fixture.js';
 import { useCpu } from '../engine/ml/cpu.js';
 import { LoopbackTransport } from './support/loopback.js';
 
@@ -89,23 +87,7 @@ beforeAll(async () => {
       return Math.hypot(i - 7 - f, j - 8) < 4 ? 100 : 10;
     }),
   });
-  const config = pretrainConfig('compact', { model: { unet: { levels: 2, base: 4, embedding: 8 } }, preprocess: { size: S, spacingMm: 1.5 } });
-  const net = createNet(config.model, 1, false);
-  const ck = buildCheckpoint(net, null, {
-    backend: 'cpu',
-    step: 0,
-    epoch: 0,
-    rng: { seed: 1, scheme: 'mulberry32(deriveSeed(seed, stream, index))' },
-    config,
-    provenance: { kind: 'memory', volumes: [], slices: 0 },
-    split: { train: 0, validation: 0 },
-    history: [],
-    validation: [],
-    bestValidationLoss: null,
-  });
-  disposeNet(net);
-  mkdirSync(join(workspace, 'models', 'tiny'), { recursive: true });
-  await writeCheckpoint(join(workspace, 'models', 'tiny', 'last.p2r'), ck);
+  await saveUntrainedBackbone(workspace, { size: S, spacingMm: 1.5, seed: 1 });
   engine = createEngine({ workspace });
   await engine.call('library.import', { paths: [src] });
   const { studies } = await engine.call('library.listStudies', {});

@@ -1,5 +1,9 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pretrainConfig } from '../../../main/ml/config.js';
+import { buildCheckpoint, writeCheckpoint } from '../../../main/ml/pretrain/checkpoint.js';
 import { runPretraining } from '../../../main/ml/pretrain/loop.js';
+import { createNet, disposeNet } from '../../../main/ml/unet.js';
 import { arraySliceSource } from '../../../main/ml/pretrain/source.js';
 import { IDENTITY, type Volume } from '../../../main/io/volume.js';
 import { phantomSlices } from '../ml/phantoms.js';
@@ -24,6 +28,49 @@ export async function pretrainTiny(dir: string, steps: number, seed = 3, lr = 3e
   const source = arraySliceSource(phantomSlices(12, S, seed), S);
   const r = await runPretraining({ config, source, outDir: dir, steps });
   return r.lastCheckpoint;
+}
+
+export interface UntrainedBackbone {
+  /** Network side and spacing the backbone was "trained" at (embedding resamples slices to this spacing). */
+  size: number;
+  spacingMm: number;
+  /** Weight initialisation seed. */
+  seed: number;
+  /** Head size (default: the preset's head for an 8-dim embedding). */
+  head?: { hidden: number; out: number };
+  /** Folder name under models/ (default tiny). */
+  name?: string;
+}
+
+/**
+ * An untrained tiny backbone (2-level base-4 U-Net, 8-dim embeddings, weights from `seed`) saved as
+ * `workspace/models/<name>/last.p2r`, which embed.models lists as a folder model. Untrained is enough where
+ * what is tested is the plumbing (jobs, stores, panels), not what the network learned.
+ */
+export async function saveUntrainedBackbone(workspace: string, o: UntrainedBackbone): Promise<string> {
+  const config = pretrainConfig('compact', {
+    model: { unet: { levels: 2, base: 4, embedding: 8 }, ...(o.head ? { head: o.head } : {}) },
+    preprocess: { size: o.size, spacingMm: o.spacingMm },
+  });
+  const net = createNet(config.model, o.seed, false);
+  const ck = buildCheckpoint(net, null, {
+    backend: 'cpu',
+    step: 0,
+    epoch: 0,
+    rng: { seed: o.seed, scheme: 'mulberry32(deriveSeed(seed, stream, index))' },
+    config,
+    provenance: { kind: 'memory', volumes: [], slices: 0 },
+    split: { train: 0, validation: 0 },
+    history: [],
+    validation: [],
+    bestValidationLoss: null,
+  });
+  disposeNet(net);
+  const dir = join(workspace, 'models', o.name ?? 'tiny');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'last.p2r');
+  await writeCheckpoint(path, ck);
+  return path;
 }
 
 /** A volume of the given slices (each S×S, i fastest) at the tiny backbone's spacing. */

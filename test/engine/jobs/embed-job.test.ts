@@ -1,37 +1,19 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../main/engine/create.js';
 import type { Engine } from '../../../main/engine/engine.js';
 import { attachRunner, type JobRunner } from '../../../main/jobs/index.js';
 import { openLibrary } from '../../../main/library/library.js';
-import { pretrainConfig } from '../../../main/ml/config.js';
-import { buildCheckpoint, writeCheckpoint } from '../../../main/ml/pretrain/checkpoint.js';
-import { createNet, disposeNet } from '../../../main/ml/unet.js';
 import { decodePng } from '../../support/png.js';
+import { saveUntrainedBackbone } from '../embed/fixture.js';
 import { useCpu } from '../ml/cpu.js';
 import { syntheticWorkspace, WORKER_ENV, settle } from './fixture.js';
 
 /** An untrained tiny backbone (2-level base-4 U-Net, 8-dim embeddings) saved as the workspace's models/tiny. */
 async function saveTinyModel(workspace: string): Promise<void> {
-  const config = pretrainConfig('compact', { model: { unet: { levels: 2, base: 4, embedding: 8 }, head: { hidden: 8, out: 8 } }, preprocess: { size: 16, spacingMm: 2.25 } });
-  const net = createNet(config.model, 4, false);
-  const ck = buildCheckpoint(net, null, {
-    backend: 'cpu',
-    step: 0,
-    epoch: 0,
-    rng: { seed: 4, scheme: 'mulberry32(deriveSeed(seed, stream, index))' },
-    config,
-    provenance: { kind: 'memory', volumes: [], slices: 0 },
-    split: { train: 0, validation: 0 },
-    history: [],
-    validation: [],
-    bestValidationLoss: null,
-  });
-  disposeNet(net);
-  await mkdir(join(workspace, 'models', 'tiny'), { recursive: true });
-  await writeCheckpoint(join(workspace, 'models', 'tiny', 'last.p2r'), ck);
+  await saveUntrainedBackbone(workspace, { size: 16, spacingMm: 2.25, seed: 4, head: { hidden: 8, out: 8 } });
 }
 
 
