@@ -18,6 +18,35 @@ export interface SimilarityQuery {
   at: [number, number];
   /** Other frames of the same volume, same slice. */
   againstFrames: number[];
+  /** Chosen slices of other volumes (other studies, series or phases). */
+  againstSlices: SliceRef[];
+}
+
+/** One slice of one volume of the library. */
+export interface SliceRef {
+  volumeId: string;
+  frame: number;
+  slice: number;
+}
+
+/** The engine compares against at most this many slices per query (contract: embed.similarity `against`). */
+export const MAX_AGAINST = 32;
+
+const sameSlice = (a: SliceRef, b: SliceRef): boolean => a.volumeId === b.volumeId && a.frame === b.frame && a.slice === b.slice;
+
+/**
+ * The slices a query is compared against: its volume's chosen frames at its slice, then the chosen slices of
+ * other volumes; never the query's own slice, never one twice, at most MAX_AGAINST.
+ */
+export function againstOf(q: Pick<SimilarityQuery, 'volumeId' | 'frame' | 'slice' | 'againstFrames' | 'againstSlices'>): SliceRef[] {
+  const out: SliceRef[] = [];
+  const own: SliceRef = { volumeId: q.volumeId, frame: q.frame, slice: q.slice };
+  const candidates = [...q.againstFrames.map((frame) => ({ volumeId: q.volumeId, frame, slice: q.slice })), ...q.againstSlices];
+  for (const c of candidates) {
+    if (out.length >= MAX_AGAINST) break;
+    if (!sameSlice(c, own) && !out.some((o) => sameSlice(o, c))) out.push({ volumeId: c.volumeId, frame: c.frame, slice: c.slice });
+  }
+  return out;
 }
 
 export interface SimilarityMap {
@@ -42,6 +71,7 @@ export const useEmbedStore = defineStore('embed', () => {
   const modelId = ref<string | null>(null);
   const modelsError = ref<string | null>(null);
   const againstFrames = ref<number[]>([]);
+  const againstSlices = ref<SliceRef[]>([]);
   const query = ref<SimilarityQuery | null>(null);
   const maps = shallowRef<SimilarityMap[]>([]);
   const busy = ref(false);
@@ -76,7 +106,7 @@ export const useEmbedStore = defineStore('embed', () => {
         frame: q.frame,
         slice: q.slice,
         at: q.at,
-        against: q.againstFrames.filter((f) => f !== q.frame).map((frame) => ({ volumeId: q.volumeId, frame, slice: q.slice })),
+        against: againstOf(q),
       });
       if (mine !== epoch) return;
       maps.value = r.maps.map((m) =>
@@ -105,17 +135,32 @@ export const useEmbedStore = defineStore('embed', () => {
   }
 
   /** Ask for the maps of a query; resolves once every query asked so far is answered or dropped. */
-  function ask(q: Omit<SimilarityQuery, 'modelId' | 'againstFrames'>): Promise<void> {
+  function ask(q: Omit<SimilarityQuery, 'modelId' | 'againstFrames' | 'againstSlices'>): Promise<void> {
     if (!modelId.value) {
       error.value = 'Pick a backbone first (no model is available: pretrain one in the Pretraining tab).';
       return Promise.resolve();
     }
-    pending = { ...q, at: [q.at[0], q.at[1]], modelId: modelId.value, againstFrames: [...againstFrames.value] };
+    pending = { ...q, at: [q.at[0], q.at[1]], modelId: modelId.value, againstFrames: [...againstFrames.value], againstSlices: againstSlices.value.map((r) => ({ ...r })) };
     return (pumping ??= pump());
   }
 
   function toggleFrame(f: number): void {
     againstFrames.value = againstFrames.value.includes(f) ? againstFrames.value.filter((x) => x !== f) : [...againstFrames.value, f].sort((a, b) => a - b);
+  }
+
+  /** Compare with a slice of another volume too (a slice already chosen is not added twice). */
+  function addSlice(r: SliceRef): void {
+    if (againstSlices.value.some((o) => sameSlice(o, r))) return;
+    againstSlices.value = [...againstSlices.value, { volumeId: r.volumeId, frame: r.frame, slice: r.slice }];
+  }
+
+  function removeSlice(r: SliceRef): void {
+    againstSlices.value = againstSlices.value.filter((o) => !sameSlice(o, r));
+  }
+
+  /** Whether the last answer has a map on some slice of this volume (showing it keeps the maps). */
+  function hasMapIn(volumeId: string | null): boolean {
+    return maps.value.some((m) => m.volumeId === volumeId);
   }
 
   /** Forget the maps (another volume opened, the tool left); an answer still on its way is ignored. */
@@ -135,7 +180,7 @@ export const useEmbedStore = defineStore('embed', () => {
   /** The maps other than the query's own slice, with their best matches. */
   const matches = computed(() => maps.value.slice(1));
 
-  return { models, modelId, modelsError, againstFrames, query, opacity, maps, busy, error, seconds, sent, matches, loadModels, ask, toggleFrame, clear, mapOf };
+  return { models, modelId, modelsError, againstFrames, againstSlices, query, opacity, maps, busy, error, seconds, sent, matches, loadModels, ask, toggleFrame, addSlice, removeSlice, hasMapIn, clear, mapOf };
 });
 
 export interface ProjectionView {
