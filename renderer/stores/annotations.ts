@@ -196,6 +196,15 @@ export const useAnnotationsStore = defineStore('annotations', () => {
     return m ? m.subarray(k * sliceLen.value, (k + 1) * sliceLen.value) : null;
   }
 
+  /**
+   * A slice as far as finished edits go: a save that fires while a stroke is being drawn on that slice writes
+   * it without the stroke, which is saved whole once it ends. A crash then loses at most that stroke.
+   */
+  function committedSlice(frame: number, k: number): Uint8Array {
+    const e = stroke?.edit;
+    return e && e.frame === frame && e.k === k ? e.original() : sliceOf(frame, k)!;
+  }
+
   function isAnnotated(frame: number, k: number): boolean {
     return (annotated.value[frame] ?? []).includes(k);
   }
@@ -379,7 +388,7 @@ export const useAnnotationsStore = defineStore('annotations', () => {
               volumeId: vid,
               ...(annotationId.value ? { annotationId: annotationId.value } : {}),
               frame,
-              slices: ks.map((k) => ({ k, data: bytesToBase64(sliceOf(frame, k)!) })),
+              slices: ks.map((k) => ({ k, data: bytesToBase64(committedSlice(frame, k)) })),
               ...(withAnnotated ? { annotatedSlices: annotated.value[frame] ?? [] } : {}),
               ...(withPalette || !annotationId.value ? { labels: palette.value.map(({ value, name, color }) => ({ value, name, color })) } : {}),
             });

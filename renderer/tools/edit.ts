@@ -17,7 +17,7 @@ export interface SliceDiff {
  * no change).
  */
 export class SliceEdit {
-  private readonly original = new Map<number, number>();
+  private readonly first = new Map<number, number>();
 
   constructor(
     readonly slice: Uint8Array,
@@ -28,16 +28,23 @@ export class SliceEdit {
   set(index: number, value: number): void {
     const old = this.slice[index];
     if (old === undefined) throw new RangeError(`voxel ${index} outside the slice of ${this.slice.length}`);
-    if (!this.original.has(index)) this.original.set(index, old);
+    if (!this.first.has(index)) this.first.set(index, old);
     this.slice[index] = value;
   }
 
+  /** The slice as it was before this edit: what a save made mid-stroke must write (never half a stroke). */
+  original(): Uint8Array {
+    const out = this.slice.slice();
+    for (const [i, v] of this.first) out[i] = v;
+    return out;
+  }
+
   get touched(): number {
-    return this.original.size;
+    return this.first.size;
   }
 
   finish(): SliceDiff | null {
-    const changed = [...this.original.entries()].filter(([i, v]) => this.slice[i] !== v).sort((a, b) => a[0] - b[0]);
+    const changed = [...this.first.entries()].filter(([i, v]) => this.slice[i] !== v).sort((a, b) => a[0] - b[0]);
     if (changed.length === 0) return null;
     const indices = new Uint32Array(changed.length);
     const before = new Uint8Array(changed.length);

@@ -123,6 +123,30 @@ describe('annotations store', () => {
     expect(again.palette.find((l) => l.value === 3)!.name).toBe('LV cavity');
   });
 
+  it('never saves half a stroke: a save during a stroke writes its slice without it, the end saves it whole', async () => {
+    const s = useAnnotationsStore();
+    await s.open(volumeId, DIMS, 2, null);
+    const first = s.begin(0, 1, 'brush')!;
+    first.set(0, 1);
+    s.end();
+    // Stroke 2 on the same slice, still being drawn when a save goes out.
+    const second = s.begin(0, 1, 'brush')!;
+    second.set(0, 3);
+    second.set(5, 3);
+    s.changed();
+    await s.flush();
+    const mid = (await storedLabels()).data;
+    const n = 8 * 6;
+    expect(Array.from(mid.subarray(n, 2 * n)).filter((v) => v).length).toBe(1);
+    expect([mid[n], mid[n + 5]]).toEqual([1, 0]);
+    // The screen shows the stroke meanwhile.
+    expect([s.sliceOf(0, 1)![0], s.sliceOf(0, 1)![5]]).toEqual([3, 3]);
+    s.end();
+    await s.flush();
+    const done = (await storedLabels()).data;
+    expect([done[n], done[n + 5]]).toEqual([3, 3]);
+  });
+
   it('says why a save failed, and keeps the edit for the next attempt', async () => {
     const s = useAnnotationsStore();
     await s.open('vol-missing', DIMS, 1, null);
