@@ -3,7 +3,10 @@ import { join, resolve } from 'node:path';
 import { initBackend } from '../../ml/backends/init.js';
 import { pretrainConfig, type PresetName, type PretrainMethod } from '../../ml/config.js';
 import { LAST, runPretraining, type PretrainProgress } from '../../ml/pretrain/loop.js';
-import { findNiftiImages, niftiSliceSource, type SliceSource } from '../../ml/pretrain/source.js';
+import { findNiftiImages, niftiSliceSource, splitSlices, type SliceSource } from '../../ml/pretrain/source.js';
+import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
+import { folderReadout } from '../../ml/pretrain/readout-data.js';
+import type { ReadoutOptions, ReadoutPoint } from '../../ml/pretrain/readout.js';
 import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { workspaceLayout } from '../../library/layout.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
@@ -14,7 +17,7 @@ import { detachPretrain } from '../detach.js';
 const USAGE = [
   'pix2rep pretrain [--method pix2rep|pix2rep-v2] [--preset compact|paper] [--steps N | --epochs N] [--until HH:MM]',
   '                 [--batch B] [--size PX] [--seed N] [--resume] [--out NAME] [--data DIR] [--workspace DIR] [--json]',
-  '                 [--workers N]',
+  '                 [--workers N] [--readout DIR [--readout-every N] [--readout-steps N]]',
   '',
   'Self-supervised Pix2Rep pretraining on every volume of the workspace (or on the NIfTI files under --data DIR).',
   '--steps and --epochs are totals: with --resume, the steps already done count. --until stops at the next',
@@ -23,6 +26,11 @@ const USAGE = [
   'continues. --json prints one JSON object per line (steps, validations, then a summary). --workers N trains',
   'data-parallel over N worker threads, one engine each (per-shard BatchNorm and contrastive losses; see',
   'docs/PERFORMANCE.md); default 1; detached jobs carry it too.',
+  'Before starting it says what the window buys (one night, or until --until): steps and epochs from the bench',
+  'step time, then again from the run\'s own step time after a few steps. --readout DIR trains a linear probe',
+  'every --readout-every steps (default 100, --readout-steps probe steps, default 60) on the labeled NIfTI pairs',
+  'under DIR (NAME.nii.gz + NAME_gt.nii.gz: first sub-folder trains, the others score) and reports its Dice per',
+  'label; the points are kept in readout.json beside the checkpoints.',
   '',
   'As a background job: --detach queues the run and prints its job id (a job runner is started when none runs);',
   '--at HH:MM [--until HH:MM] (implies --detach) trains in that daily window, night after night, until --steps or',
@@ -65,6 +73,9 @@ export const pretrainCommand: Command = {
       priority: { type: 'string' },
       'checkpoint-minutes': { type: 'string' },
       workers: { type: 'string' },
+      readout: { type: 'string' },
+      'readout-every': { type: 'string' },
+      'readout-steps': { type: 'string' },
     });
     if (values.help) {
       process.stdout.write(USAGE + '\n');
@@ -83,6 +94,9 @@ export const pretrainCommand: Command = {
     const until = values.until ? nextClockTime(values.until) : undefined;
     const batch = positiveInt('batch', values.batch);
     const size = positiveInt('size', values.size);
+    const readoutEvery = positiveInt('readout-every', values['readout-every']) ?? 100;
+    const readoutSteps = positiveInt('readout-steps', values['readout-steps']) ?? 60;
+    if (!values.readout && (values['readout-every'] !== undefined || values['readout-steps'] !== undefined)) throw new UsageError('--readout-every and --readout-steps need --readout DIR');
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
     let config;
@@ -115,6 +129,34 @@ export const pretrainCommand: Command = {
     }
     log(`backend ${active.name} (${active.reason}); ${method}, ${preset} U-Net, batch ${config.train.batch}, ${config.preprocess.size}²; checkpoints in ${outDir}`);
 
+    let readout: ReadoutOptions | undefined;
+    if (values.readout) {
+      try {
+        readout = await folderReadout(resolve(values.readout), config.preprocess, { every: readoutEvery, probeSteps: readoutSteps });
+      } catch (err) {
+        throw new UsageError(`--readout: ${(err as Error).message}`);
+      }
+      log(`readout every ${readoutEvery} steps: ${readout.description} (${readout.labeled.length} + ${readout.validation.length} slices)`);
+    }
+    const onReadout = (p: ReadoutPoint) => {
+      if (json) emit({ event: 'readout', ...p });
+      else process.stderr.write(`\nstep ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} (mean ${p.mean.toFixed(3)})\n`);
+    };
+
+    // What the window buys, before the first step: from the bench's step time for this configuration.
+    const trainSlices = splitSlices(source.slices, config.train.validationFraction, config.train.seed).train.length;
+    const windowSeconds = until ? Math.max(0, (until.getTime() - Date.now()) / 1000) : NIGHT_SECONDS;
+    const windowLabel = until ? `until ${values.until}` : 'one night on this CPU';
+    const expectation = (secondsPerStep: number, source: string) => {
+      if (trainSlices < 1) return;
+      const e = expectWindow({ secondsPerStep, windowSeconds, trainSlices, batch: config.train.batch });
+      if (json) emit({ event: 'expectation', source, window: windowLabel, ...e, ...(steps !== undefined ? { secondsForSteps: steps * secondsPerStep } : {}) });
+      else log(`expectation: ${describeExpectation(e, windowLabel, source)}${steps !== undefined ? `; --steps ${steps} would take about ${fmtSeconds(steps * secondsPerStep)}` : ''}`);
+    };
+    const reference = referenceStepSeconds(config, workers ?? 1);
+    if (reference !== null) expectation(reference, 'bench reference, docs/PERFORMANCE.md');
+    let firstStep: number | null = null;
+
     if (values.resume) {
       const last = join(outDir, LAST);
       log(existsSync(last) ? `resuming from ${last} (its configuration applies)` : `no checkpoint to resume in ${outDir}: starting from scratch`);
@@ -128,6 +170,9 @@ export const pretrainCommand: Command = {
     process.once('SIGINT', onSigint);
     const bar = json ? null : new ProgressBar('pretrain');
     const onProgress = (p: PretrainProgress) => {
+      // The run's own step time, once a few steps have smoothed it.
+      firstStep ??= p.step;
+      if (p.kind === 'step' && p.step === firstStep + 4 && p.slicesPerSecond > 0) expectation(Math.min(config.train.batch, trainSlices) / p.slicesPerSecond, 'measured on this run');
       if (json) {
         emit({ event: p.kind, ...p });
         return;
@@ -140,7 +185,7 @@ export const pretrainCommand: Command = {
       bar!.update(p.step, p.totalSteps, `loss ${p.smoothedLoss.toFixed(4)} ${p.slicesPerSecond.toFixed(2)} slices/s epoch ${p.epoch.toFixed(2)}${eta}`);
     };
     try {
-      const result = await runPretraining({ config, source, outDir, steps, epochs, until, resume: values.resume, signal: ac.signal, onProgress, workers });
+      const result = await runPretraining({ config, source, outDir, steps, epochs, until, resume: values.resume, signal: ac.signal, onProgress, workers, ...(readout ? { readout, onReadout } : {}) });
       bar?.done();
       const summary = {
         event: 'done',
@@ -153,6 +198,7 @@ export const pretrainCommand: Command = {
         bestValidationLoss: result.bestValidationLoss,
         lastCheckpoint: result.lastCheckpoint,
         bestCheckpoint: result.bestCheckpoint,
+        ...(result.readout.length ? { readout: result.readout } : {}),
       };
       if (json) emit(summary);
       else {

@@ -1,0 +1,54 @@
+import type { PretrainConfig } from '../config.js';
+
+/**
+ * What a pretraining window buys (issue 10's "one night on this CPU: about N epochs"): steps and epochs from a
+ * step time and the pool size. The step time is the run's own once it has taken a few steps, before that a
+ * reference measured by `pix2rep bench train-step` (docs/PERFORMANCE.md), scaled to the configuration.
+ */
+
+export const NIGHT_SECONDS = 8 * 3600;
+
+export interface WindowExpectation {
+  windowSeconds: number;
+  secondsPerStep: number;
+  /** Whole steps that fit the window. */
+  steps: number;
+  stepsPerEpoch: number;
+  /** steps / stepsPerEpoch: passes over the training slices. */
+  epochs: number;
+  trainSlices: number;
+  batch: number;
+}
+
+/**
+ * Steps and epochs in a window. An epoch is as the loop counts it: floor(trainSlices / batch) steps (the batch
+ * capped at the slice count), the validation slices excluded from `trainSlices`.
+ */
+export function expectWindow(o: { secondsPerStep: number; windowSeconds: number; trainSlices: number; batch: number }): WindowExpectation {
+  if (!(o.secondsPerStep > 0)) throw new Error(`step time must be > 0 s (got ${o.secondsPerStep})`);
+  if (!(o.windowSeconds >= 0)) throw new Error(`window must be ≥ 0 s (got ${o.windowSeconds})`);
+  if (!(o.trainSlices >= 1) || !(o.batch >= 1)) throw new Error(`need at least one training slice and a batch ≥ 1 (got ${o.trainSlices}, ${o.batch})`);
+  const stepsPerEpoch = Math.max(1, Math.floor(o.trainSlices / Math.min(o.batch, o.trainSlices)));
+  const steps = Math.floor(o.windowSeconds / o.secondsPerStep);
+  return { windowSeconds: o.windowSeconds, secondsPerStep: o.secondsPerStep, steps, stepsPerEpoch, epochs: steps / stepsPerEpoch, trainSlices: o.trainSlices, batch: o.batch };
+}
+
+/**
+ * Reference step time of a configuration: the bench's full Pix2Rep step of the compact U-Net at 128², batch 8,
+ * wasm (5.42 s on one core, 2.59 s data-parallel on two; docs/PERFORMANCE.md, quiet machine), scaled linearly
+ * by batch and pixel count. Null for other architectures (their cost is not proportional to anything measured):
+ * the run's own step time has to tell.
+ */
+export function referenceStepSeconds(cfg: PretrainConfig, workers = 1): number | null {
+  const u = cfg.model.unet;
+  if (u.levels !== 4 || u.base !== 16 || u.embedding !== 64) return null;
+  const base = workers >= 2 ? 2.59 : 5.42;
+  return base * (cfg.train.batch / 8) * ((cfg.preprocess.size * cfg.preprocess.size) / (128 * 128));
+}
+
+/** "one night (8 h): about 5,310 steps, 44.6 epochs of 952 slices at 5.42 s/step" */
+export function describeExpectation(e: WindowExpectation, label: string, source: string): string {
+  const h = e.windowSeconds / 3600;
+  return `${label} (${h >= 1 ? `${h.toFixed(1)} h` : `${Math.round(e.windowSeconds / 60)} min`}): about ${e.steps.toLocaleString('en-US')} steps, ` +
+    `${e.epochs.toFixed(1)} epochs of ${e.trainSlices} training slices, at ${e.secondsPerStep.toFixed(2)} s/step (${source})`;
+}
