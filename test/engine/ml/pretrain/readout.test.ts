@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pretrainConfig, scheduledLr, type PretrainConfig } from '../../../../main/ml/config.js';
 import { readCheckpoint } from '../../../../main/ml/pretrain/checkpoint.js';
@@ -18,6 +19,7 @@ import { useCpu } from '../cpu.js';
 beforeAll(useCpu);
 
 const S = 16;
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
 /** A disc (class 1) in a ring (class 2) at a random place: image and label drawn from the same geometry. */
 function labeledPhantoms(count: number, seed: number, volumeId: string): LabeledSlice[] {
@@ -145,6 +147,22 @@ describe('readout along pretraining', () => {
     // The same 6 steps uninterrupted, without readout: identical losses (the probe draws no pretraining randomness).
     const straight = await runPretraining({ config: tinyConfig(), source: pool, outDir: join(dir, 'straight'), steps: 6 });
     expect(r2.history).toEqual(straight.history);
+  });
+
+  it('resumes a checkpoint written by the code before issue 10 (fixture: commit 7eed2b2, 3 steps) with readout on', async () => {
+    // The fixture was trained by that commit's runPretraining on these same pool images and tinyConfig().
+    const out = join(dir, 'old');
+    await mkdir(out, { recursive: true });
+    await copyFile(join(FIXTURES, 'pre-issue10-last.p2r'), join(out, 'last.p2r'));
+    const old = await readCheckpoint(join(out, 'last.p2r'));
+    expect(old.header.step).toBe(3);
+    expect(JSON.stringify(old.header.config)).toBe(JSON.stringify(tinyConfig()));
+    const r = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 6, resume: true, readout });
+    expect(r.resumedFrom).toBe(3);
+    expect(r.readout.map((p) => p.step)).toEqual([4, 6]);
+    // Exactly what the current code does uninterrupted from scratch.
+    const straight = await runPretraining({ config: tinyConfig(), source: pool, outDir: join(dir, 'straight-old'), steps: 6 });
+    expect(r.history).toEqual(straight.history);
   });
 
   it('refuses a readout without slices to score', async () => {
