@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { experimentCommand } from '../../../../main/cli/commands/experiment.js';
 import { UsageError } from '../../../../main/cli/command.js';
-import { devRoles, loadSplit, runCacheKey } from '../../../../main/ml/experiment/acdc.js';
+import { cineFile, devRoles, loadSplit, patientFiles, runCacheKey } from '../../../../main/ml/experiment/acdc.js';
+import { niftiSliceSource } from '../../../../main/ml/pretrain/source.js';
+import { readNiftiHeader } from '../../../../main/io/nifti.js';
 import { BUDGETS } from '../../../../main/ml/experiment/budgets.js';
 import {
   leverArgs,
@@ -101,6 +103,23 @@ describe('pix2rep experiment acdc --set: usage errors', () => {
     await expect(experimentCommand.run(['acdc', '--set', 'temp=1'])).rejects.toThrow(UsageError);
     await expect(experimentCommand.run(['acdc', '--set', 'rotation=400'])).rejects.toThrow(/rotation/);
     await expect(experimentCommand.run(['acdc', '--eval', 'test2'])).rejects.toThrow(/--eval must be test or dev/);
+  });
+});
+
+describe.skipIf(!hasData('acdc'))('frames=cine', () => {
+  it('finds the 4D cine where the data has one, and its every frame becomes pretraining slices', async () => {
+    const acdc = dataPath('acdc');
+    const cine = cineFile(acdc, 'patient090')!;
+    expect(cine).toMatch(/patient090_4d\.nii\.gz$/);
+    expect(cineFile(acdc, 'patient001')).toBeNull();
+    const pre = BUDGETS.smoke.preprocess;
+    const all = await niftiSliceSource([cine], pre);
+    const edes = await niftiSliceSource(patientFiles(acdc, 'patient090').frames.map((f) => f.image), pre);
+    const h = await readNiftiHeader(cine);
+    // Every (slice, frame) of the cycle: nk · frames, against 2 · nk for ED and ES.
+    expect(all.slices.length).toBe(h.dims[2] * h.frames);
+    expect(edes.slices.length).toBe(2 * h.dims[2]);
+    expect(h.frames).toBeGreaterThan(2);
   });
 });
 
