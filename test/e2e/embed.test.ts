@@ -13,6 +13,8 @@ import { decodePng, type DecodedPng } from '../support/png.js';
 
 const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
+/** A second study, compared against through the "other studies" picker. */
+const OTHER = 'acdc/training/patient002';
 
 /** Pixels of the slice view in heat colours (dark red → orange → yellow): red high, blue well below it. */
 function heatPixels(png: Buffer, box: { x: number; y: number; width: number; height: number }): number {
@@ -31,7 +33,7 @@ async function settle(page: Page): Promise<void> {
   await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
 }
 
-describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
+describe.skipIf(!hasData(PATIENT) || !hasData(OTHER))(`embedding inspector in the viewer (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
   let server: RunningServer;
   let browser: Browser;
   let workspace: string;
@@ -44,6 +46,7 @@ describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PA
     await pretrainTiny(join(workspace, 'models', 'tiny'), 3);
     server = await startServer({ port: 0, workspace });
     await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
+    await server.engine.call('library.import', { paths: [dataPath(OTHER)], labels: '*_gt.nii.gz' });
     ({ browser } = await launchChromium());
   });
 
@@ -61,6 +64,7 @@ describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PA
       if (m.type() === 'error') problems.push(`console: ${m.text()}`);
     });
     await page.goto(server.url);
+    // patient001's first volume (the library lists studies in import order).
     await page.getByTestId('volume-row').first().click();
     await page.locator('[data-testid="slice-view"] canvas').waitFor();
     await page.getByTestId('slice-index').filter({ hasText: /\d/ }).waitFor();
@@ -94,6 +98,23 @@ describe.skipIf(!hasData(PATIENT))(`embedding inspector in the viewer (ACDC ${PA
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 30, { steps: 5 });
     await page.mouse.up();
     await expect.poll(() => page.getByTestId('embed-status').innerText(), { timeout: 60_000 }).not.toBe(first);
+    expect(problems).toEqual([]);
+
+    // Another study's slice as well: its best match is listed, and showing it marks the match there.
+    const pick = page.getByTestId('embed-pick-volume');
+    const options = await pick.locator('option').evaluateAll((os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
+    // patient002's volume when the label names it, else the last listed (the second study comes last).
+    const other = (options.find(([v, t]) => v && /002/.test(t)) ?? options[options.length - 1])![0]!;
+    expect(other).not.toBe('');
+    await pick.selectOption(other);
+    await page.getByTestId('embed-pick-add').click();
+    await expect.poll(() => page.getByTestId('embed-chosen').innerText()).toMatch(/slice \d+/);
+    const row = page.locator('[data-testid="embed-matches"] li', { hasText: /slice \d+: best \(\d+, \d+\)/ });
+    await row.waitFor({ timeout: 120_000 });
+    await row.click();
+    await page.getByTestId('embed-marker-best').waitFor({ timeout: 60_000 });
+    await settle(page);
+    expect(heatPixels(await page.screenshot(), box)).toBeGreaterThan(200);
     expect(problems).toEqual([]);
 
     // Embedding colouring (PCA): the colour image and the scatter, linked by hover.
