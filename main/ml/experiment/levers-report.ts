@@ -52,8 +52,8 @@ export function leverMarkdown(r: ExperimentResult, command: string): string {
     '',
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, wall time ${(r.wallSeconds / 60).toFixed(1)} min. Reproduce: \`${command}\`.`,
     '',
-    `Everything else as budget \`${b.name}\` (U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; pretraining ${b.pretrainSteps} steps; ` +
-      `downstream ${b.downstreamSteps} steps, linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}). ` +
+    `Budget \`${b.name}\` before the overrides: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; pretraining ${b.pretrainSteps} steps; ` +
+      `downstream ${b.downstreamSteps} steps, linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}. ` +
       `Downstream augmentation levers apply to every method, the supervised baseline included.`,
     '',
     `Scored on ${ev.on === 'dev' ? 'dev' : 'test'} patients ${ev.patients.join(', ')}; model selection on dev ${ev.selection.join(', ')}` +
