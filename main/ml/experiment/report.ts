@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../library/atomic.js';
-import { STRUCTURES, type ExperimentResult, type MethodId } from './acdc.js';
+import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
+import { pairedDifference, type PairedDifference } from './paired.js';
 
 /** Mean ± sample SD over seeds (SD omitted with one seed: there is no spread to report). */
 function meanSd(xs: number[]): string {
@@ -46,7 +47,64 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
     }
   }
   lines.push('', 'Kept step 0 means the dev patients preferred the untrained starting point: training did not help within this budget.');
+  lines.push(...pairedSection(r));
   return lines.join('\n') + '\n';
+}
+
+/** Per test patient: mean Dice over the three structures, averaged over the seeds the method ran with. */
+function patientScores(runs: RunResult[]): Map<string, number> {
+  const sums = new Map<string, { total: number; count: number }>();
+  for (const run of runs) {
+    for (const p of run.patients) {
+      const score = STRUCTURES.reduce((a, s) => a + p.dice[s.name]!, 0) / STRUCTURES.length;
+      const e = sums.get(p.patient) ?? { total: 0, count: 0 };
+      sums.set(p.patient, { total: e.total + score, count: e.count + 1 });
+    }
+  }
+  return new Map([...sums].map(([k, v]) => [k, v.total / v.count]));
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+const describe = (d: PairedDifference) =>
+  `${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n}`;
+
+/**
+ * The question the table answers, in numbers: each method minus the supervised baseline per test patient
+ * (paired), and how the baseline with more labeled patients compares with the Pix2Rep method the dev
+ * patients prefer at one (chosen on validation Dice, never on the test patients).
+ */
+function pairedSection(r: ExperimentResult): string[] {
+  const b = r.budget;
+  const runsOf = (regime: string, m: MethodId) => r.runs.filter((x) => x.regime === regime && x.method === m);
+  const out = [
+    '',
+    'Paired differences in mean Dice (RV, MYO, LV) per test patient, averaged over seeds, with a 95% Student-t interval:',
+    '',
+    '| Labeled patients | Comparison | Mean difference | 95% CI | Patients better |',
+    '|---|---|---|---|---|',
+  ];
+  for (const regime of b.regimes) {
+    const base = runsOf(regime, 'supervised');
+    if (base.length === 0) continue;
+    for (const m of ORDER.slice(1)) {
+      const runs = runsOf(regime, m);
+      if (runs.length) out.push(`| ${regime} | ${m} − supervised | ${describe(pairedDifference(patientScores(runs), patientScores(base)))} |`);
+    }
+  }
+  const pix2rep = ORDER.filter((m) => m !== 'supervised' && runsOf('1', m).length > 0);
+  const validation = (m: MethodId) => {
+    const xs = runsOf('1', m).map((x) => x.validationDice ?? 0);
+    return xs.reduce((a, v) => a + v, 0) / xs.length;
+  };
+  if (pix2rep.length && b.baselineRegimes.length) {
+    const best = pix2rep.reduce((a, m) => (validation(m) > validation(a) ? m : a));
+    for (const regime of b.baselineRegimes) {
+      const base = runsOf(regime, 'supervised');
+      if (base.length) out.push(`| ${regime} vs 1 | ${best} at 1 − supervised at ${regime} | ${describe(pairedDifference(patientScores(runsOf('1', best)), patientScores(base)))} |`);
+    }
+    out.push('', `The last rows compare ${best} (the Pix2Rep method with the best dev-patient Dice at one labeled patient) with the supervised baseline given more labeled patients: where the difference is ≤ 0, the baseline has caught up.`);
+  }
+  return out;
 }
 
 /**

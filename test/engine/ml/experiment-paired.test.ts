@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { pairedDifference, tQuantile975 } from '../../../main/ml/experiment/paired.js';
+import { experimentMarkdown } from '../../../main/ml/experiment/report.js';
+import { BUDGETS } from '../../../main/ml/experiment/budgets.js';
+import type { ExperimentResult, MethodId, RunResult } from '../../../main/ml/experiment/acdc.js';
+
+describe('paired differences', () => {
+  it('pairs by patient and gives the Student-t interval computed by hand', () => {
+    const a = new Map([['p1', 0.5], ['p2', 0.7], ['p3', 0.6]]);
+    const b = new Map([['p1', 0.4], ['p2', 0.5], ['p3', 0.6], ['p4', 0.9]]); // p4 has no pair: ignored
+    const d = pairedDifference(a, b);
+    // differences 0.1, 0.2, 0.0: mean 0.1, SD 0.1, half width t(2) 4.303 × 0.1 / √3 = 0.248438
+    expect(d.n).toBe(3);
+    expect(d.wins).toBe(2);
+    expect(d.mean).toBeCloseTo(0.1, 12);
+    expect(d.ci![0]).toBeCloseTo(0.1 - 0.248438, 5);
+    expect(d.ci![1]).toBeCloseTo(0.1 + 0.248438, 5);
+  });
+
+  it('has no interval with one patient and no mean with none', () => {
+    expect(pairedDifference(new Map([['p', 1]]), new Map([['p', 0.5]]))).toEqual({ n: 1, mean: 0.5, ci: null, wins: 1 });
+    expect(pairedDifference(new Map([['p', 1]]), new Map([['q', 0.5]])).n).toBe(0);
+  });
+
+  it('uses the t table, not the normal quantile, at small samples', () => {
+    expect(tQuantile975(1)).toBe(12.706);
+    expect(tQuantile975(9)).toBe(2.262);
+    expect(tQuantile975(1000)).toBe(1.96);
+    expect(() => tQuantile975(0)).toThrow(/positive integer/);
+  });
+});
+
+describe('experiment report', () => {
+  const run = (regime: string, seed: number, method: MethodId, scores: number[], validationDice = 0.5): RunResult => {
+    const patients = scores.map((x, i) => ({ patient: `patient${i}`, dice: { RV: x, MYO: x, LV: x } }));
+    const m = scores.reduce((a, b) => a + b, 0) / scores.length;
+    return { regime, seed, method, validationDice, steps: 10, bestStep: 10, seconds: 1, patients, mean: { RV: m, MYO: m, LV: m, mean: m } };
+  };
+
+  it('prints paired rows against the baseline and the baseline with more labels', () => {
+    const result: ExperimentResult = {
+      budget: BUDGETS['2h'],
+      backend: 'wasm',
+      wallSeconds: 60,
+      pretraining: [],
+      split: { pool: 30, dev: ['d'], test: ['patient0', 'patient1'], labeled: { '1': ['a'], '2': ['a', 'b'], '5': ['a', 'b', 'c', 'd', 'e'] } },
+      runs: [
+        run('1', 1, 'supervised', [0.4, 0.6]),
+        run('1', 2, 'supervised', [0.6, 0.6]), // seed mean per patient: 0.5, 0.6
+        run('1', 1, 'pix2rep-finetune', [0.7, 0.7], 0.8),
+        run('1', 1, 'pix2rep-linear', [0.1, 0.1], 0.2),
+        run('2', 1, 'supervised', [0.6, 0.7]),
+        run('5', 1, 'supervised', [0.8, 0.9]),
+      ],
+    };
+    const md = experimentMarkdown(result, 'pix2rep experiment acdc --budget 2h');
+    // pix2rep-finetune − supervised: differences 0.2 and 0.1 → mean +0.150, half width 12.706 × 0.0707 / √2 = 0.635
+    expect(md).toContain('| 1 | pix2rep-finetune − supervised | +0.150 | −0.485 to +0.785 | 2 of 2 |');
+    expect(md).toContain('| 1 | pix2rep-linear − supervised | −0.450 |');
+    // the dev patients prefer fine-tuning (validation 0.8): it is the one compared with more labels
+    expect(md).toContain('| 2 vs 1 | pix2rep-finetune at 1 − supervised at 2 | +0.050 |');
+    expect(md).toContain('| 5 vs 1 | pix2rep-finetune at 1 − supervised at 5 | −0.150 |');
+    expect(md).toContain('the supervised baseline alone also at 2 and 5 labeled patients');
+  });
+});
