@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { totalFlops, type KernelRecord } from './flops.js';
+import { accumulateGrads } from '../accumulate.js';
+import { microBatchSizes, wasmHeapBytes } from '../memory.js';
 
 /** A network as the benchmark sees it: what to train, how to score a batch, how to infer. */
 export interface BenchNet {
@@ -25,6 +27,12 @@ export interface TrainStepBenchOptions {
   lr?: number;
   /** One extra, untimed, profiled step: FLOPs from kernel shapes and time per kernel. */
   profile?: boolean;
+  /**
+   * Most images per forward/backward pass: a larger batch is split into micro-batches whose gradients are
+   * accumulated before the one Adam update (the batch's mean loss, exactly, as this loss has no cross-image
+   * terms but BatchNorm's statistics). Default: the whole batch at once.
+   */
+  microBatch?: number;
   onStep?: (phase: 'warmup' | 'train' | 'infer', index: number, ms: number) => void;
 }
 
@@ -54,6 +62,13 @@ export interface TrainStepBenchResult {
   gflop_per_s: number | null;
   /** Largest resident set of the process so far. */
   peak_rss_mb: number;
+  /** Size of the wasm heap after the run (it only grows: its peak); null off the wasm backend. */
+  wasm_heap_mb: number | null;
+  /** Peak bytes of live tensors during the profiled step (tf.profile), in MB; null without profiling. */
+  tensor_peak_mb: number | null;
+  /** Images per forward/backward pass, and how many passes make a step. */
+  micro_batch: number;
+  micro_batches: number;
   /** Median inference time of a batch divided by the batch size. */
   ms_per_slice: number;
   /** Median CPU time of a batch's inference divided by the batch size. */
@@ -84,6 +99,12 @@ export function peakRssMb(): number {
   return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
 }
 
+/** The wasm heap in MB (see memory.ts), or null off the wasm backend. */
+export function wasmHeapMb(): number | null {
+  const b = wasmHeapBytes();
+  return b === null ? null : Math.round(b / 2 ** 20);
+}
+
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /**
@@ -95,12 +116,17 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
   if (!(batch >= 1 && size >= 1 && steps >= 1 && warmup >= 0)) throw new Error(`bench: batch, size and steps must be positive (got ${batch}, ${size}, ${steps})`);
   const net = opts.build();
   const x = benchInput(batch, size, inChannels);
+  const sizes = microBatchSizes(batch, opts.microBatch ?? batch);
+  const parts = sizes.length === 1 ? [x] : (tf.split(x, sizes, 0) as tf.Tensor4D[]);
   const optimizer = tf.train.adam(lr);
   const trainOnce = (): tf.Scalar =>
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => net.loss(x), net.variables);
+      const { value, grads } = accumulateGrads(
+        parts.map((p, i) => ({ weight: sizes[i]! / batch, loss: () => net.loss(p) })),
+        net.variables,
+      );
       optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-      return value;
+      return tf.scalar(value);
     });
   const cpuMs: number[] = [];
   const timed = async (f: () => tf.Tensor): Promise<number> => {
@@ -126,8 +152,10 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
     const stepCpuMs = [...cpuMs];
     let flops: number | null = null;
     let kernelMs: KernelTime[] | null = null;
+    let tensorPeak: number | null = null;
     if (profile) {
       const info = await tf.profile(() => trainOnce());
+      tensorPeak = info.peakBytes;
       tf.dispose(info.result as tf.Tensor);
       flops = totalFlops(info.kernels as unknown as KernelRecord[]);
       const byName = new Map<string, KernelTime>();
@@ -161,12 +189,17 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       gflop_per_step: flops === null ? null : round(flops / 1e9, 2),
       gflop_per_s: flops === null ? null : round(flops / 1e9 / (msPerStep / 1000), 2),
       peak_rss_mb: peakRssMb(),
+      wasm_heap_mb: wasmHeapMb(),
+      tensor_peak_mb: tensorPeak === null ? null : round(tensorPeak / 2 ** 20),
+      micro_batch: sizes[0]!,
+      micro_batches: sizes.length,
       ms_per_slice: round(median(inferMs) / batch, 2),
       cpu_ms_per_slice: round(median(cpuMs) / batch, 2),
       kernel_ms: kernelMs,
     };
   } finally {
     optimizer.dispose();
+    if (parts.length > 1) tf.dispose(parts);
     x.dispose();
     net.dispose();
   }

@@ -7,7 +7,8 @@ export type NamedArrays = Array<[string, Float32Array]>;
 
 export type ToWorker =
   | { type: 'init'; backend?: BackendName; model: ModelConfig; loss: LossConfig; optimizer: OptimizerConfig; tensors: NamedArrays; adam?: AdamState }
-  | { type: 'grad'; views: BatchViews; pairs: PixelPairs }
+  /** microBatches: accumulate the shard's gradient over that many parts (a shard larger than one heap holds). */
+  | { type: 'grad'; views: BatchViews; pairs: PixelPairs; microBatches?: number }
   | { type: 'apply'; grads: NamedArrays; stats: NamedArrays }
   | { type: 'weights' }
   | { type: 'close' };

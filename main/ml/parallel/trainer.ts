@@ -46,6 +46,11 @@ export interface ParallelTrainerOptions {
   adam?: AdamState;
   /** Backend of the workers (default: initBackend's choice). */
   backend?: BackendName;
+  /**
+   * Most images one worker puts through a step at once (its heap's capacity, memory.ts); a larger shard is
+   * split into micro-batches whose gradients the worker accumulates. Default: no limit.
+   */
+  maxImages?: number;
 }
 
 export interface ParallelStepResult {
@@ -97,7 +102,10 @@ export class ParallelTrainer {
   private closed = false;
   /** The workers' backend, as initBackend named it. */
   backend = '';
-  private constructor(private readonly channels: Channel[]) {}
+  private constructor(
+    private readonly channels: Channel[],
+    private readonly maxImages = Infinity,
+  ) {}
 
   get workers(): number {
     return this.channels.length;
@@ -107,7 +115,7 @@ export class ParallelTrainer {
     const n = opts.workers ?? cpus().length;
     if (!Number.isInteger(n) || n < 1) throw new Error(`workers must be a positive integer, got ${n}`);
     const channels = Array.from({ length: n }, (_, i) => new Channel(new Worker(BOOT, { execArgv: [] }), i));
-    const trainer = new ParallelTrainer(channels);
+    const trainer = new ParallelTrainer(channels, opts.maxImages);
     try {
       const replies = await Promise.all(
         channels.map((c) => c.request({ type: 'init', backend: opts.backend, model: opts.model, loss: opts.loss, optimizer: opts.optimizer, tensors: opts.tensors, adam: opts.adam })),
@@ -129,7 +137,7 @@ export class ParallelTrainer {
     const shards = splitBatch(views, pairs, this.channels.length);
     const total = pairs.batch.length;
     if (shards.some((s) => s.pairs.batch.length < 2)) throw new Error('a shard has fewer than 2 valid pixel pairs: cannot form a contrastive loss (use fewer workers or more samples)');
-    const replies = (await Promise.all(this.channels.map((c, i) => c.request({ type: 'grad', views: shards[i]!.views, pairs: shards[i]!.pairs })))).map((r) => expectType(r, 'grad'));
+    const replies = (await Promise.all(this.channels.map((c, i) => c.request({ type: 'grad', views: shards[i]!.views, pairs: shards[i]!.pairs, microBatches: Math.ceil(shards[i]!.views.grids.length / this.maxImages) })))).map((r) => expectType(r, 'grad'));
     let loss = 0;
     const grads = new Map<string, Float32Array>();
     const stats = new Map<string, Float32Array>();

@@ -2,9 +2,9 @@ import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../backends/init.js';
 import type { LossConfig } from '../config.js';
 import { Adam } from '../pretrain/adam.js';
-import { batchLoss } from '../pretrain/step.js';
+import { microBatchGrads } from '../pretrain/step.js';
 import { tf } from '../tf.js';
-import { createNet, gradsByParam, type Net } from '../unet.js';
+import { createNet, type Net } from '../unet.js';
 import type { FromWorker, NamedArrays, ToWorker } from './protocol.js';
 
 /**
@@ -52,20 +52,18 @@ async function handle(msg: ToWorker): Promise<FromWorker | null> {
       if (!net || !loss) throw new Error('worker not initialised');
       const n = net;
       const cfg = loss;
-      const { value, grads } = tf.variableGrads(() => batchLoss(n, msg.views, msg.pairs, cfg, true), Object.values(n.params));
+      const { loss: value, grads } = microBatchGrads(n, msg.views, msg.pairs, cfg, msg.microBatches ?? 1);
       try {
-        const byName = gradsByParam(n, grads);
         return {
           type: 'grad',
-          loss: value.dataSync()[0]!,
+          loss: value,
           pairs: msg.pairs.batch.length,
-          grads: Object.entries(byName).map(([k, g]) => [k, g.dataSync().slice() as Float32Array]),
+          grads: Object.entries(grads).map(([k, g]) => [k, g.dataSync().slice() as Float32Array]),
           // The running statistics this shard's batch moved to: the parent averages them over workers.
           stats: read(n.stats),
         };
       } finally {
-        value.dispose();
-        tf.dispose(grads);
+        tf.dispose(Object.values(grads));
       }
     }
     case 'apply': {

@@ -11,6 +11,8 @@ import { buildCheckpoint, readCheckpoint, restoreInto, writeCheckpoint, type Che
 import { splitSlices, type SliceSource } from './source.js';
 import { batchLoss, prepareBatch, samplePixelPairs, trainStep, type BatchViews, type PixelPairs } from './step.js';
 import { ParallelTrainer } from '../parallel/trainer.js';
+import { splitBatch } from '../parallel/shard.js';
+import { maxImagesPerInstance } from '../memory.js';
 import { ReadoutTracker, type ReadoutOptions, type ReadoutPoint } from './readout.js';
 
 /**
@@ -70,6 +72,12 @@ export interface PretrainOptions {
    * own copy of the network, applying the same averaged update, for validation and checkpoints.
    */
   workers?: number;
+  /**
+   * Most images one engine puts through a step at once; a larger batch (or worker shard) is split into
+   * micro-batches whose gradients are accumulated (pretrain/step.ts microBatchGrads). Default: what one
+   * engine's memory holds (ml/memory.ts: the wasm heap cap; no limit on native backends).
+   */
+  maxImagesPerStep?: number;
   /**
    * Linear-probe readout every N steps (off when absent). Not part of the configuration: a checkpoint's
    * config and resume are unaffected; the points go to outDir/readout.json and to `onReadout`.
@@ -150,11 +158,20 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   }
   const resumedFrom = resumeHeader ? step : null;
   const readout = opts.readout ? new ReadoutTracker(opts.outDir, opts.readout, step) : null;
+  let maxImages: number;
+  try {
+    maxImages = opts.maxImagesPerStep ?? maxImagesPerInstance(tf.getBackend(), config.model.unet, source.size, 2);
+  } catch (err) {
+    adam.dispose();
+    disposeNet(net);
+    throw err;
+  }
+  const microBatches = (images: number) => Math.ceil(images / maxImages);
   let parallel: ParallelTrainer | null = null;
   if ((opts.workers ?? 1) > 1) {
     try {
       // Every worker needs at least one image of the batch.
-      parallel = await startParallel(Math.min(opts.workers!, batchSize), config, net, adam);
+      parallel = await startParallel(Math.min(opts.workers!, batchSize), config, net, adam, maxImages);
     } catch (err) {
       adam.dispose();
       disposeNet(net);
@@ -208,10 +225,16 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       const views = prepareBatch(await loadImages(idx), source.size, config.augment, rng);
       const pairs = samplePixelPairs(views, config.loss.samples, rng);
       if (pairs.batch.length < 2) continue;
-      const l = batchLoss(net, views, pairs, config.loss, false);
-      total += l.dataSync()[0]! * idx.length;
+      // In parts as training is, when the batch exceeds what one engine holds (pair-weighted, as there).
+      const parts = microBatches(idx.length);
+      const shards = parts > 1 ? splitBatch(views, pairs, parts).filter((s) => s.pairs.batch.length >= 2) : [{ views, pairs }];
+      const used = shards.reduce((n, s) => n + s.pairs.batch.length, 0);
+      for (const s of shards) {
+        const l = batchLoss(net, s.views, s.pairs, config.loss, false);
+        total += shards.length === 1 ? l.dataSync()[0]! * idx.length : (l.dataSync()[0]! * idx.length * s.pairs.batch.length) / used;
+        l.dispose();
+      }
       count += idx.length;
-      l.dispose();
     }
     return count > 0 ? total / count : null;
   };
@@ -251,7 +274,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       const rng = new Rng(deriveSeed(seed, STREAM.step, step));
       const views = prepareBatch(await loadImages(idx), source.size, config.augment, rng);
       const pairs = samplePixelPairs(views, config.loss.samples, rng);
-      const loss = parallel ? await applyParallelStep(parallel, net, adam, views, pairs) : trainStep(net, adam, views, pairs, config.loss);
+      const loss = parallel ? await applyParallelStep(parallel, net, adam, views, pairs) : trainStep(net, adam, views, pairs, config.loss, microBatches(idx.length));
       step += 1;
       lastLoss = loss;
       history.push({ step, loss });
@@ -316,7 +339,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
 
 const named = (dict: Record<string, tf.Variable>): Array<[string, Float32Array]> => Object.entries(dict).map(([n, v]) => [n, v.dataSync().slice() as Float32Array]);
 
-async function startParallel(workers: number, config: PretrainConfig, net: Net, adam: Adam): Promise<ParallelTrainer> {
+async function startParallel(workers: number, config: PretrainConfig, net: Net, adam: Adam, maxImages: number): Promise<ParallelTrainer> {
   const b = tf.getBackend();
   // Workers compute on this process's backend, so that its copy of the network stays bit-identical to theirs.
   const backend = b === 'wasm' || b === 'cpu' ? b : undefined;
@@ -328,6 +351,7 @@ async function startParallel(workers: number, config: PretrainConfig, net: Net, 
     tensors: [...named(net.params), ...named(net.stats)],
     adam: { step: adam.step, m: named(adam.m), v: named(adam.v) },
     backend,
+    maxImages,
   });
 }
 

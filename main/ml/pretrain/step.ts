@@ -6,6 +6,8 @@ import { barlowTwinsLoss, ntXentLoss } from '../losses.js';
 import { gradsByParam, headForward, unetForward, type Net } from '../unet.js';
 import { blendTaps, gatherPixels, gatherTaps } from '../warp.js';
 import type { Adam } from './adam.js';
+import { accumulateGrads } from '../accumulate.js';
+import { splitBatch } from '../parallel/shard.js';
 
 /**
  * One Pix2Rep step: views → both branches → K valid pixel pairs → loss. Branch A = g(f(t(x))),
@@ -111,17 +113,72 @@ export function batchLoss(net: Net, views: BatchViews, pairs: PixelPairs, cfg: L
   });
 }
 
-/** One optimisation step; returns the loss before the update. Throws when the loss is not finite. */
-export function trainStep(net: Net, adam: Adam, views: BatchViews, pairs: PixelPairs, cfg: LossConfig): number {
-  if (pairs.batch.length < 2) throw new Error('fewer than 2 valid pixel pairs in the batch: cannot form a contrastive loss');
-  const { value, grads } = tf.variableGrads(() => batchLoss(net, views, pairs, cfg, true), Object.values(net.params));
-  try {
+export interface BatchGrads {
+  /** The batch loss (pair-weighted mean of the micro-batches' losses). */
+  loss: number;
+  /** Its gradient by parameter name. */
+  grads: Record<string, tf.Tensor>;
+}
+
+/**
+ * Loss and gradients of a batch in training mode, computed over `parts` micro-batches of contiguous images
+ * (gradient accumulation, for batches larger than one engine's memory). One part is the plain full-batch pass.
+ * Several parts are the data-parallel sharded objective (parallel/trainer.ts) computed in turn on one engine:
+ * each part's loss sees only its own pixels as negatives and normalises with its own BatchNorm statistics;
+ * the loss is the pair-weighted mean of the parts'; every part starts from the same running statistics, which
+ * end as the parts' average (as the data-parallel workers' do).
+ */
+export function microBatchGrads(net: Net, views: BatchViews, pairs: PixelPairs, cfg: LossConfig, parts = 1): BatchGrads {
+  if (parts <= 1) {
+    const { value, grads } = tf.variableGrads(() => batchLoss(net, views, pairs, cfg, true), Object.values(net.params));
     const loss = value.dataSync()[0]!;
+    value.dispose();
+    return { loss, grads: gradsByParam(net, grads) };
+  }
+  const shards = splitBatch(views, pairs, parts);
+  if (shards.some((s) => s.pairs.batch.length < 2)) throw new Error(`a micro-batch has fewer than 2 valid pixel pairs: cannot form a contrastive loss (batch of ${views.grids.length} images in ${parts} micro-batches)`);
+  const total = pairs.batch.length;
+  const start = Object.fromEntries(Object.entries(net.stats).map(([n, v]) => [n, tf.clone(v)]));
+  // Averaged in JavaScript as parallel/trainer.ts averages its workers' statistics (the same bits).
+  const sum: Record<string, Float32Array> = {};
+  try {
+    const acc = accumulateGrads(
+      shards.map((s) => ({ weight: s.pairs.batch.length / total, loss: () => batchLoss(net, s.views, s.pairs, cfg, true) })),
+      Object.values(net.params),
+      () => {
+        for (const [n, v] of Object.entries(net.stats)) v.assign(start[n]!);
+      },
+      () => {
+        for (const [n, v] of Object.entries(net.stats)) {
+          const d = v.dataSync();
+          const a = (sum[n] ??= new Float32Array(d.length));
+          for (let j = 0; j < d.length; j++) a[j]! += d[j]! / parts;
+        }
+      },
+    );
+    for (const [n, v] of Object.entries(net.stats)) {
+      const mean = tf.tensor(sum[n]!, v.shape, 'float32');
+      v.assign(mean);
+      mean.dispose();
+    }
+    return { loss: acc.value, grads: gradsByParam(net, acc.grads) };
+  } finally {
+    tf.dispose(Object.values(start));
+  }
+}
+
+/**
+ * One optimisation step; returns the loss before the update. Throws when the loss is not finite.
+ * `microBatches` > 1 accumulates gradients over that many parts of the batch (see microBatchGrads).
+ */
+export function trainStep(net: Net, adam: Adam, views: BatchViews, pairs: PixelPairs, cfg: LossConfig, microBatches = 1): number {
+  if (pairs.batch.length < 2) throw new Error('fewer than 2 valid pixel pairs in the batch: cannot form a contrastive loss');
+  const { loss, grads } = microBatchGrads(net, views, pairs, cfg, microBatches);
+  try {
     if (!Number.isFinite(loss)) throw new Error(`pretraining loss is ${loss} at step ${adam.step + 1}`);
-    adam.apply(net.params, gradsByParam(net, grads));
+    adam.apply(net.params, grads);
     return loss;
   } finally {
-    value.dispose();
-    tf.dispose(grads);
+    tf.dispose(Object.values(grads));
   }
 }
