@@ -7,15 +7,20 @@ import type { RuntimeName } from '../../ml/infer/runtime.js';
 import { levelChannels } from '../../ml/unet.js';
 import { modelPreset, pretrainConfig, type PresetName } from '../../ml/config.js';
 import { benchParallelStep } from '../../ml/bench/parallel.js';
+import { maxImagesPerInstance } from '../../ml/memory.js';
 import { parse, jsonOption, positiveInt, UsageError, type Command } from '../command.js';
 
 const USAGE = [
-  'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--workers N] [--json]',
+  'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--workers N]',
+  '                         [--micro-batch M] [--json]',
   '',
   'Times training steps (forward, backward and Adam update of the U-Net backbone) and inference on the compute',
   'backend that training would use (PIX2REP_BACKEND forces one). Reports the median step after warm-up, its',
   'conv/matmul GFLOPs counted from the executed kernels, peak resident memory, inference time per slice and the',
   'time per kernel of one profiled step. --json prints one JSON object.',
+  'Memory: peak resident set, wasm heap size and peak tensor bytes. A batch larger than one wasm heap holds is',
+  'run as micro-batches of at most M images (default: estimated from the activation memory, ml/memory.ts) whose',
+  'gradients are accumulated before the update.',
   'With --workers N it times full Pix2Rep steps (both branches, head, loss) data-parallel over N worker threads',
   '(each its own wasm instance; N = 1 is the single-engine step) instead.',
   '',
@@ -51,6 +56,7 @@ export const benchCommand: Command = {
         runtime: { type: 'string' },
         runs: { type: 'string' },
         samples: { type: 'string' },
+        'micro-batch': { type: 'string' },
       },
       true,
     );
@@ -71,13 +77,20 @@ export const benchCommand: Command = {
     if (size % div !== 0) throw new UsageError(`--size must be a multiple of ${div} for the ${preset} U-Net (${cfg.unet.levels} levels), got ${size}`);
 
     const active = await initBackend();
+    let microBatch: number;
+    try {
+      // Per engine instance: with --workers each worker plans its own shard.
+      microBatch = positiveInt('micro-batch', values['micro-batch']) ?? maxImagesPerInstance(active.name, cfg.unet, size, values.workers !== undefined ? 2 : 1);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     if (positionals[0] === 'infer') return runInferBench(values, { preset, batch, size, steps, backend: `${active.name} (${active.reason})` });
     if (values.workers !== undefined) {
       const workers = positiveInt('workers', values.workers) ?? cpus().length;
       if (workers > batch) throw new UsageError(`--workers ${workers} exceeds --batch ${batch}: each worker needs at least one image`);
       const pcfg = pretrainConfig(preset, { preprocess: { size }, train: { batch } });
-      const r = await benchParallelStep(pcfg, { workers, steps, warmup, backend: active.name, onStep: (i, ms) => values.json || process.stderr.write(`  step ${i + 1}: ${(ms / 1000).toFixed(2)} s\n`) });
-      const report = { ...r, kind: 'pix2rep-step', preset, batch, size, samples: pcfg.loss.samples, machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version } };
+      const r = await benchParallelStep(pcfg, { workers, steps, warmup, backend: active.name, maxImages: microBatch, onStep: (i, ms) => values.json || process.stderr.write(`  step ${i + 1}: ${(ms / 1000).toFixed(2)} s\n`) });
+      const report = { ...r, kind: 'pix2rep-step', preset, batch, size, samples: pcfg.loss.samples, max_images_per_worker: Number.isFinite(microBatch) ? microBatch : null, machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version } };
       process.stdout.write(values.json ? JSON.stringify(report) + '\n' : `pix2rep step ${(r.ms_per_step / 1000).toFixed(2)} s median with ${workers} worker(s) (CPU ${(r.cpu_ms_per_step / 1000).toFixed(2)} s, all threads), backend ${r.backend}, load ${r.load_average}\n`);
       return 0;
     }
@@ -91,6 +104,7 @@ export const benchCommand: Command = {
       size,
       steps,
       warmup,
+      microBatch,
       onStep: (phase, i, ms) => log(`  ${phase} ${i + 1}: ${(ms / 1000).toFixed(2)} s`),
     });
     const report = {
@@ -112,7 +126,8 @@ export const benchCommand: Command = {
         `train step   ${(report.ms_per_step / 1000).toFixed(2)} s median of ${steps} (CPU ${(report.cpu_ms_per_step / 1000).toFixed(2)} s)`,
         `work         ${report.gflop_per_step ?? '?'} GFLOP per step, ${report.gflop_per_s ?? '?'} GFLOP/s`,
         `inference    ${report.ms_per_slice} ms per slice (batch ${batch})`,
-        `peak memory  ${report.peak_rss_mb} MB resident`,
+        `peak memory  ${report.peak_rss_mb} MB resident, wasm heap ${report.wasm_heap_mb ?? '-'} MB, tensors ${report.tensor_peak_mb ?? '-'} MB at peak`,
+        `passes       ${report.micro_batches} micro-batch(es) of up to ${report.micro_batch} images`,
         `kernels      ${top.join(', ')}`,
       ].join('\n') + '\n',
     );

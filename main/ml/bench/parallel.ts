@@ -29,12 +29,12 @@ function benchImages(count: number, size: number): Float32Array[] {
 }
 
 /** Times full data-parallel Pix2Rep steps with `workers` worker threads. */
-export async function benchParallelStep(cfg: PretrainConfig, opts: { workers: number; steps: number; warmup: number; backend?: BackendName; onStep?: (i: number, ms: number) => void }): Promise<ParallelBenchResult> {
+export async function benchParallelStep(cfg: PretrainConfig, opts: { workers: number; steps: number; warmup: number; backend?: BackendName; maxImages?: number; onStep?: (i: number, ms: number) => void }): Promise<ParallelBenchResult> {
   const size = cfg.preprocess.size;
   const net = createNet(cfg.model, cfg.train.seed);
   const tensors = netTensors(net).map(([n, v]) => [n, v.dataSync().slice() as Float32Array] as [string, Float32Array]);
   disposeNet(net);
-  const trainer = await ParallelTrainer.start({ workers: opts.workers, model: cfg.model, loss: cfg.loss, optimizer: cfg.optimizer, tensors, backend: opts.backend });
+  const trainer = await ParallelTrainer.start({ workers: opts.workers, model: cfg.model, loss: cfg.loss, optimizer: cfg.optimizer, tensors, backend: opts.backend, ...(opts.maxImages !== undefined ? { maxImages: opts.maxImages } : {}) });
   try {
     const rng = new Rng(cfg.train.seed);
     const images = benchImages(cfg.train.batch, size);

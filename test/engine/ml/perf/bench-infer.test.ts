@@ -51,3 +51,21 @@ describe('pix2rep bench train-step --workers', () => {
     await expect(benchCommand.run(['train-step', '--workers', '3', '--batch', '2'])).rejects.toThrow(/exceeds --batch 2/);
   }, 120_000);
 });
+
+describe('pix2rep bench train-step memory', () => {
+  it('reports peak memory and runs a batch as micro-batches with --micro-batch; refuses an image larger than a heap', async () => {
+    const { code, out } = await capture(['train-step', '--size', '16', '--batch', '5', '--micro-batch', '2', '--steps', '1', '--warmup', '0', '--json']);
+    expect(code).toBe(0);
+    const r = JSON.parse(out);
+    // 5 images at most 2 per pass: 3 passes of 2, 2 and 1 (sizes differ by at most one).
+    expect(r).toMatchObject({ batch: 5, size: 16, micro_batches: 3, micro_batch: 2 });
+    expect(r.peak_rss_mb).toBeGreaterThan(0);
+    expect(r.tensor_peak_mb).toBeGreaterThan(0);
+    if (r.backend === 'wasm') expect(r.wasm_heap_mb).toBeGreaterThan(0);
+    else expect(r.wasm_heap_mb).toBeNull();
+    if (r.backend === 'wasm') {
+      // 4096² compact: ~160 GB of activations per image, no heap holds it.
+      await expect(benchCommand.run(['train-step', '--size', '4096', '--batch', '1'])).rejects.toThrow(/wasm32 caps its heap at 4 GB/);
+    }
+  }, 120_000);
+});
