@@ -102,7 +102,7 @@ describe.skipIf(!hasData(PATIENT) || !hasData(OTHER))(`embedding inspector in th
 
     // Another study's slice as well: its best match is listed, and showing it marks the match there.
     const pick = page.getByTestId('embed-pick-volume');
-    const options = await pick.locator('option').evaluateAll((os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
+    const options = await pick.locator('option').evaluateAll((os) => os.map((o) => [o.getAttribute('value') ?? '', o.textContent ?? '']));
     // patient002's volume when the label names it, else the last listed (the second study comes last).
     const other = (options.find(([v, t]) => v && /002/.test(t)) ?? options[options.length - 1])![0]!;
     expect(other).not.toBe('');

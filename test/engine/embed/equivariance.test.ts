@@ -15,34 +15,10 @@ import { rot90, rot90At, S, SPACING, volumeOf } from './fixture.js';
  *    every 2×2 up-sampling kernel constant) must give exactly the rotated map: this checks the whole
  *    pipeline (network grid planning, mapping back to the slice grid, pixel indexing, similarity) to float
  *    rounding (tolerance 1e-4 on cosines).
- * 2. A briefly pretrained backbone (80 steps of Pix2Rep v1 on phantoms, tiny U-Net) is only weakly
- *    equivariant: measured here, the Pearson correlation between the rotated map and the map of the rotated
- *    image was 0.35–0.46 at three of four query pixels and −0.19 at the fourth (an untrained net: 0.0–0.44).
- *    Brief training does not buy equivariance at this size, so that figure is stated here, not asserted
- *    (measured with test/engine/embed/fixture.ts pretrainTiny on the wasm backend; too slow for the suite).
+ * 2. A briefly pretrained backbone: equivariance-pretrained.test.ts (measured, with the tolerances it asserts).
  */
 
 beforeAll(useCpu);
-
-export function correlation(a: Float32Array, b: Float32Array): number {
-  let ma = 0;
-  let mb = 0;
-  for (let n = 0; n < a.length; n++) {
-    ma += a[n]!;
-    mb += b[n]!;
-  }
-  ma /= a.length;
-  mb /= b.length;
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let n = 0; n < a.length; n++) {
-    ab += (a[n]! - ma) * (b[n]! - mb);
-    aa += (a[n]! - ma) ** 2;
-    bb += (b[n]! - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 /** Makes every spatial kernel invariant under 90° rotations (in place). */
 function symmetrize(net: Net): void {

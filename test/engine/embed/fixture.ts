@@ -92,3 +92,24 @@ export function rot90At([i, j]: [number, number], size = S): [number, number] {
   // out(i', j') = in(j', S-1-i')  ⇒ in(i, j) lands at i' = S-1-j, j' = i.
   return [size - 1 - j, i];
 }
+
+/** Pearson correlation of two equally long arrays. */
+export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ma = 0;
+  let mb = 0;
+  for (let n = 0; n < a.length; n++) {
+    ma += a[n]!;
+    mb += b[n]!;
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let n = 0; n < a.length; n++) {
+    ab += (a[n]! - ma) * (b[n]! - mb);
+    aa += (a[n]! - ma) ** 2;
+    bb += (b[n]! - mb) ** 2;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
