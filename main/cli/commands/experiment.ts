@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '../../ml/backends/init.js';
 import { BUDGETS, type BudgetName } from '../../ml/experiment/budgets.js';
-import { runAcdcExperiment } from '../../ml/experiment/acdc.js';
+import { loadBaselineResult, runAcdcExperiment, saveResult } from '../../ml/experiment/acdc.js';
 import { experimentMarkdown, writeExperimentSection } from '../../ml/experiment/report.js';
 import { LEVERS, leverArgs, parseLevers, type Levers } from '../../ml/experiment/levers.js';
 import { isLeverRun, leverMarkdown, leverSectionKey, readoutMarkdown } from '../../ml/experiment/levers-report.js';
@@ -80,7 +80,8 @@ export const experimentCommand: Command = {
         `pix2rep experiment acdc --budget ${budget}${leverArgs(levers).map((a) => ` --set ${a}`).join('')}${evalOn === 'dev' ? ' --eval dev' : ''}` +
         (values.report ? ` --report ${values.report}` : '');
       // A lever run never replaces the budget's own section: it gets one keyed by its overrides.
-      const markdown = leverRun ? leverMarkdown(result, command) : experimentMarkdown(result, command) + readoutMarkdown(result);
+      saveResult(workDir, result);
+      const markdown = leverRun ? leverMarkdown(result, command, loadBaselineResult(workDir, evalOn)) : experimentMarkdown(result, command) + readoutMarkdown(result);
       writeExperimentSection(report, leverRun ? leverSectionKey(budget, levers, evalOn) : budget, markdown);
       if (values.json) {
         process.stdout.write(

@@ -141,6 +141,35 @@ export function devRoles(dev: string[], devPatients: number | null, evalOn: 'tes
   return { selection: dev.slice(0, sel), scoring: scored === null ? rest : rest.slice(0, scored) };
 }
 
+/**
+ * Where a run keeps its finished runs (`runs/`) and its result (`result.json`): the work folder itself without
+ * overrides (as before levers existed), else `levers/<overrides>[_eval-dev]`.
+ */
+export function resultDir(workDir: string, levers: Levers, evalOn: 'test' | 'dev'): string {
+  const slug = [leverSlug(levers), evalOn === 'dev' ? 'eval-dev' : ''].filter(Boolean).join('_');
+  return slug ? join(workDir, 'levers', slug) : workDir;
+}
+
+export const RESULT_FILE = 'result.json';
+
+/** Saves a finished experiment's result beside its runs, so that lever runs can be compared with their baseline. */
+export function saveResult(workDir: string, r: ExperimentResult): void {
+  const dir = resultDir(workDir, r.levers ?? {}, r.evaluation?.on ?? 'test');
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(join(dir, RESULT_FILE), Buffer.from(JSON.stringify(r), 'utf8'));
+}
+
+/** The saved result of the run without recipe overrides scored on the same patients (null when not run yet). */
+export function loadBaselineResult(workDir: string, evalOn: 'test' | 'dev'): ExperimentResult | null {
+  const f = join(resultDir(workDir, {}, evalOn), RESULT_FILE);
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as ExperimentResult;
+  } catch {
+    return null; // torn or foreign: no comparison rather than a wrong one
+  }
+}
+
 /** The run-cache key: unchanged (budget, split, pretraining) for a run without overrides, so earlier runs stay valid. */
 export function runCacheKey(budget: Budget, split: AcdcSplit, pretraining: Array<[string, number, string]>, levers: Levers = {}, evalOn: 'test' | 'dev' = 'test'): string {
   const recipe = recipeLevers(levers);
@@ -222,8 +251,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   // Overrides get folders of their own: pretraining checkpoints of another recipe are never resumed, and
   // finished runs of different lever sets never overwrite each other. Without overrides: the folders as before.
   const pretrainRoot = hasLevers(pretrainingLevers(levers)) ? join(opts.workDir, 'levers', `pretrain_${leverSlug(pretrainingLevers(levers))}`) : opts.workDir;
-  const runSlug = [leverSlug(levers), evalOn === 'dev' ? 'eval-dev' : ''].filter(Boolean).join('_');
-  const runsDir = runSlug ? join(opts.workDir, 'levers', runSlug, 'runs') : join(opts.workDir, 'runs');
+  const runsDir = join(resultDir(opts.workDir, levers, evalOn), 'runs');
 
   const labeledOf = async (patients: string[]): Promise<LabeledSlice[]> => {
     const out: LabeledSlice[] = [];

@@ -1,4 +1,5 @@
-import { STRUCTURES, type ExperimentResult, type MethodId } from './acdc.js';
+import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
+import { pairedDifference } from './paired.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
 
 /**
@@ -41,8 +42,49 @@ export function readoutMarkdown(r: ExperimentResult): string {
   return lines.join('\n') + '\n';
 }
 
-/** The section of one lever run: the overrides, where it was scored, the Dice table and the readout. */
-export function leverMarkdown(r: ExperimentResult, command: string): string {
+/** Per scored patient: mean Dice over the three structures, averaged over seeds. */
+function patientScores(runs: RunResult[]): Map<string, number> {
+  const sums = new Map<string, number[]>();
+  for (const run of runs) for (const p of run.patients) (sums.get(p.patient) ?? sums.set(p.patient, []).get(p.patient)!).push(STRUCTURES.reduce((a, s) => a + p.dice[s.name]!, 0) / STRUCTURES.length);
+  return new Map([...sums].map(([k, xs]) => [k, xs.reduce((a, b) => a + b, 0) / xs.length]));
+}
+
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+/**
+ * The lever's effect: each method with the lever minus the same method without it (the budget's run scored on
+ * the same patients, `baseline`), paired per patient, with the lead's 95% t interval (paired.ts).
+ */
+export function leverEffectMarkdown(r: ExperimentResult, baseline: ExperimentResult | null): string {
+  if (Object.keys(recipeLevers(r.levers ?? {})).length === 0) return '';
+  const on = r.evaluation?.on ?? 'test';
+  if (!baseline) {
+    return `\nNo baseline to compare with yet: run the budget without --set${on === 'dev' ? ' (with --eval dev)' : ''}, then this command again (its runs are cached).\n`;
+  }
+  const lines = [
+    '',
+    `Effect of the lever: each method with it minus the same method without it (\`${baseline.budget.name}\` baseline, scored on the same ${on} patients), mean Dice (RV, MYO, LV) per patient averaged over seeds, paired, 95% Student-t interval:`,
+    '',
+    '| Labeled patients | Method | Mean difference | 95% CI | Patients better |',
+    '|---|---|---|---|---|',
+  ];
+  let rows = 0;
+  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
+    for (const m of ORDER) {
+      const a = r.runs.filter((x) => x.regime === regime && x.method === m);
+      const b = baseline.runs.filter((x) => x.regime === regime && x.method === m);
+      if (a.length === 0 || b.length === 0) continue;
+      const d = pairedDifference(patientScores(a), patientScores(b));
+      if (d.n === 0) continue;
+      lines.push(`| ${regime} | ${m} | ${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n} |`);
+      rows += 1;
+    }
+  }
+  return rows ? lines.join('\n') + '\n' : '\nThe baseline scored no patient in common with this run: no paired comparison.\n';
+}
+
+/** The section of one lever run: the overrides, where it was scored, the Dice table, the lever's effect and the readout. */
+export function leverMarkdown(r: ExperimentResult, command: string, baseline: ExperimentResult | null = null): string {
   const b = r.budget;
   const levers = r.levers ?? {};
   const ev = r.evaluation ?? { on: 'test' as const, patients: r.split.test, selection: r.split.dev };
@@ -76,5 +118,5 @@ export function leverMarkdown(r: ExperimentResult, command: string): string {
       lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
     }
   }
-  return lines.join('\n') + '\n' + readoutMarkdown(r);
+  return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + readoutMarkdown(r);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { experimentCommand } from '../../../../main/cli/commands/experiment.js';
 import { UsageError } from '../../../../main/cli/command.js';
-import { cineFile, devRoles, loadSplit, patientFiles, runCacheKey } from '../../../../main/ml/experiment/acdc.js';
+import { cineFile, devRoles, loadBaselineResult, loadSplit, patientFiles, resultDir, runCacheKey, saveResult } from '../../../../main/ml/experiment/acdc.js';
 import { niftiSliceSource } from '../../../../main/ml/pretrain/source.js';
 import { readNiftiHeader } from '../../../../main/io/nifti.js';
 import { BUDGETS } from '../../../../main/ml/experiment/budgets.js';
@@ -18,7 +18,8 @@ import {
   parseLevers,
   pretrainingLevers,
 } from '../../../../main/ml/experiment/levers.js';
-import { leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
+import { leverEffectMarkdown, leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
+import type { ExperimentResult, RunResult } from '../../../../main/ml/experiment/acdc.js';
 import { pretrainConfig } from '../../../../main/ml/config.js';
 import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
 import { readReadout } from '../../../../main/ml/pretrain/readout.js';
@@ -98,6 +99,59 @@ describe('run cache key and dev roles', () => {
   });
 });
 
+describe('the lever against its baseline', () => {
+  const run = (seed: number, dice: Record<string, [number, number, number]>): RunResult => ({
+    regime: '1',
+    seed,
+    method: 'supervised',
+    validationDice: 0.5,
+    steps: 10,
+    bestStep: 10,
+    seconds: 1,
+    patients: Object.entries(dice).map(([patient, [RV, MYO, LV]]) => ({ patient, dice: { RV, MYO, LV } })),
+    mean: { RV: 0, MYO: 0, LV: 0, mean: 0 },
+  });
+  const result = (levers: ExperimentResult['levers'], runs: RunResult[]): ExperimentResult => ({
+    budget: BUDGETS.smoke,
+    backend: 'cpu',
+    wallSeconds: 1,
+    pretraining: [],
+    runs,
+    split: { pool: 3, dev: ['d0'], test: [], labeled: {} },
+    ...(levers ? { levers } : {}),
+    evaluation: { on: 'dev', patients: ['p1', 'p2'], selection: ['d0'] },
+  });
+
+  it('gives paired per-patient differences with the t interval (hand-computed)', () => {
+    // Lever: p1 means 0.6 and 0.8 over two seeds → 0.7; p2 → 0.5. Baseline: p1 0.6, p2 0.2.
+    // Differences 0.1 and 0.3: mean 0.2, SD 0.1414, half-width 12.706 · 0.1414 / √2 = 1.2706.
+    const lever = result({ rotation: 180 }, [run(1, { p1: [0.6, 0.6, 0.6], p2: [0.5, 0.5, 0.5] }), run(2, { p1: [0.8, 0.8, 0.8], p2: [0.4, 0.5, 0.6] })]);
+    const base = result(undefined, [run(1, { p1: [0.5, 0.6, 0.7], p2: [0.2, 0.2, 0.2] })]);
+    const md = leverEffectMarkdown(lever, base);
+    expect(md).toContain('| 1 | supervised | +0.200 | −1.071 to +1.471 | 2 of 2 |');
+    expect(leverEffectMarkdown(lever, null)).toContain('No baseline to compare with yet');
+    expect(leverEffectMarkdown(base, base)).toBe('');
+  });
+
+  it('keeps results where the runs are: the work folder without overrides, levers/… with them', () => {
+    const work = mkdtempSync(join(tmpdir(), 'p2r-result-'));
+    try {
+      expect(resultDir(work, {}, 'test')).toBe(work);
+      expect(resultDir(work, { readout: 5 }, 'test')).toBe(work);
+      expect(resultDir(work, {}, 'dev')).toBe(join(work, 'levers', 'eval-dev'));
+      expect(resultDir(work, { rotation: 180 }, 'dev')).toBe(join(work, 'levers', 'rotation-180_eval-dev'));
+      expect(loadBaselineResult(work, 'dev')).toBeNull();
+      const base = result(undefined, [run(1, { p1: [0.5, 0.6, 0.7] })]);
+      saveResult(work, base);
+      saveResult(work, result({ rotation: 180 }, []));
+      expect(loadBaselineResult(work, 'dev')).toEqual(base);
+      expect(existsSync(join(work, 'levers', 'rotation-180_eval-dev', 'result.json'))).toBe(true);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('pix2rep experiment acdc --set: usage errors', () => {
   it('refuses unknown keys, bad values and a bad --eval before touching any data', async () => {
     await expect(experimentCommand.run(['acdc', '--set', 'temp=1'])).rejects.toThrow(UsageError);
@@ -165,6 +219,7 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     for (const q of rec.points) for (const k of ['RV', 'MYO', 'LV']) expect(q.dice[k]! >= 0 && q.dice[k]! <= 1).toBe(true);
     expect(existsSync(join(work, 'pretrain-pix2rep'))).toBe(false);
     expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).length).toBe(4);
+    expect(existsSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'result.json'))).toBe(true);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('the budget section');
     expect(text).toContain('<!-- experiment:acdc:smoke:levers:flips-on_method-v1_rotation-180_temperature-0.2:eval-dev:start -->');
@@ -172,5 +227,6 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     expect(text).toContain('--set flips=on --set method=v1 --set probeSteps=4 --set readout=3 --set rotation=180 --set temperature=0.2 --eval dev');
     expect(text).toMatch(/\| pix2rep \| 6 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 4 \|/);
     expect(text).toMatch(/\| 1 \| supervised \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
+    expect(text).toContain('No baseline to compare with yet: run the budget without --set (with --eval dev)');
   });
 });
