@@ -5,6 +5,8 @@ import { initBackend } from '../../ml/backends/init.js';
 import { pretrainConfig, type PretrainOverrides } from '../../ml/config.js';
 import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
+import { splitSlices } from '../../ml/pretrain/source.js';
+import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
 import { parseParams } from './params.js';
 import type { Task, TaskContext } from './task.js';
@@ -29,6 +31,13 @@ export const pretrainTask: Task = async (ctx) => {
 
   const { source } = await librarySliceSource(ctx.job.workspace, config.preprocess, p.studies);
   ctx.log(`${source.slices.length} slices from ${source.provenance().volumes.length} volumes`);
+  // What a night buys, before the first step (issue 10): from the bench step time of this configuration.
+  const reference = referenceStepSeconds(config, p.workers ?? 1);
+  const trainSlices = splitSlices(source.slices, config.train.validationFraction, config.train.seed).train.length;
+  if (reference !== null && trainSlices > 0) {
+    const e = expectWindow({ secondsPerStep: reference, windowSeconds: NIGHT_SECONDS, trainSlices, batch: config.train.batch });
+    ctx.log(`expectation: ${describeExpectation(e, 'one night on this CPU', 'bench reference')}`);
+  }
 
   const resume = prepareResume(ctx.job.jobDir);
   for (const r of resume.rejected) ctx.log(`checkpoint ${r.path} not used: ${r.reason}`);
