@@ -168,7 +168,8 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       kernelMs = [...byName.values()].sort((a, b) => b.ms - a.ms).map((k) => ({ ...k, ms: round(k.ms) }));
     }
     const inferMs: number[] = [];
-    const inferOnce = (): tf.Tensor => tf.tidy(() => net.infer(x));
+    // In the same parts as training: a tidy keeps every intermediate until it ends, so one per part.
+    const inferOnce = (): tf.Tensor => (parts.length === 1 ? tf.tidy(() => net.infer(x)) : tf.tidy(() => tf.concat(parts.map((p) => tf.tidy(() => net.infer(p))), 0)));
     await timed(inferOnce);
     cpuMs.length = 0;
     for (let i = 0; i < steps; i++) {
