@@ -2,16 +2,17 @@
 // Slice-scroll frame time of the viewer in headless Chromium (the browser twin), repeatable:
 //   node scripts/bench-viewer.mjs [--steps 120] [--layout 1|2] [--profile] [--patient acdc/training/patient001]
 //                                 [--static DIR  (serve a renderer built elsewhere instead of building this one)]
+//                                 [--mode slice|zoom|dom] [--trace FILE.json] [--chromium-arg=--flag ...]
 // Builds the renderer into a temporary folder (never touches dist/), imports one ACDC patient into a temporary
 // workspace, opens its ED volume at 1280x720 with the edited annotation (a painted stroke) and the imported
 // ground truth as a reference overlay, then steps one slice per animation frame and reports
 //   - the interval between animation frames while scrolling (what the user sees),
 //   - the page's own main-thread time per step (Vue watchers + vtk.js scene update + WebGL calls, up to
-//     the end of the render call),
+//     the end of the render call), and how long glFinish then waits for the GPU process to draw it,
 //   - the same count of idle frames, for the machine's baseline,
 // and with --profile the JavaScript functions with the most self time during the scroll (CDP Profiler).
 // Prints the machine load first: timings mean little without it.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,15 @@ const { values: opts } = parseArgs({
     patient: { type: 'string', default: 'acdc/training/patient001' },
     // A renderer built elsewhere (e.g. from an older commit, for a before/after comparison).
     static: { type: 'string' },
+    // What changes each frame: the slice (arrow keys), only the camera (zoom in/out: a redraw that uploads
+    // nothing), or only a line of text in the page (no WebGL work: the cost of compositing the page).
+    mode: { type: 'string', default: 'slice' },
+    // A Chromium trace of the scroll (all processes); the busiest threads and events are summarised.
+    trace: { type: 'string' },
+    // Extra Chromium flags (repeatable), e.g. --chromium-arg=--disable-gpu-compositing.
+    'chromium-arg': { type: 'string', multiple: true, default: [] },
+    // Save what the view shows before scrolling (a check that the overlays really are drawn).
+    screenshot: { type: 'string' },
   },
 });
 const steps = Number(opts.steps);
@@ -53,7 +63,7 @@ try {
   server = await startServer({ port: 0, workspace, staticDir });
   await server.engine.call('library.import', { paths: [patientDir], labels: '*_gt.nii.gz' });
   const found = await findChromium();
-  browser = await chromium.launch({ executablePath: found.executablePath, headless: true, args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: found.executablePath, headless: true, args: [...CHROMIUM_ARGS, ...opts['chromium-arg']] });
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 });
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && console.error(`console: ${m.text()}`));
@@ -61,6 +71,8 @@ try {
   await page.getByTestId('volume-row').first().click();
   await page.locator('[data-testid="slice-view"] canvas').first().waitFor();
   await page.getByTestId('slice-index').first().waitFor();
+  // The geometry line appears once the volume is loaded: keys and strokes before that do nothing.
+  await page.locator('.bar .dim').first().waitFor();
   if (opts.layout === '2') {
     await page.getByTestId('layout-toggle').click();
     await page.locator('[data-testid="slice-view"] canvas').nth(1).waitFor();
@@ -79,7 +91,15 @@ try {
   await page.getByTestId('reference-select').selectOption({ index: 1 });
   await page.waitForTimeout(500);
   await view.hover();
+  if (opts.screenshot) await page.screenshot({ path: opts.screenshot });
   const dims = await page.locator('.bar .dim').first().innerText();
+  // The context vtk drew with (asking the canvas again returns it): multisampling on or off.
+  const context = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="slice-view"] canvas');
+    const gl = c && (c.getContext('webgl2') ?? c.getContext('webgl'));
+    const a = gl?.getContextAttributes();
+    return a ? `${c.width}x${c.height} canvas, antialias ${a.antialias}, samples ${gl.getParameter(gl.SAMPLES)}` : 'no WebGL context';
+  });
 
   const cdp = opts.profile ? await page.context().newCDPSession(page) : null;
   if (cdp) {
@@ -87,13 +107,25 @@ try {
     await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
     await cdp.send('Profiler.start');
   }
+  if (opts.trace) await browser.startTracing(page, { path: opts.trace, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'gpu', 'viz', 'cc', 'blink', 'disabled-by-default-gpu.service'] });
   // One slice step per animation frame. `work` is the main-thread time from the key event to the end of
   // the frame's callbacks that follow it (the view renders in a requestAnimationFrame callback).
-  const scroll = await page.evaluate(async (n) => {
+  const scroll = await page.evaluate(async ([n, mode]) => {
     const frame = () => new Promise((r) => requestAnimationFrame(r));
-    const key = (k) => window.dispatchEvent(new KeyboardEvent('keydown', { key: k }));
+    const readout = document.querySelector('[data-testid="cursor-readout"]');
+    const keys = { slice: ['ArrowDown', 'ArrowUp'], zoom: ['+', '-'] }[mode];
+    const key = (k) => {
+      if (keys) window.dispatchEvent(new KeyboardEvent('keydown', { key: k === 'ArrowDown' ? keys[0] : keys[1] }));
+      else readout.textContent = `step ${performance.now().toFixed(3)}`;
+    };
     const intervals = [];
     const work = [];
+    const finish = [];
+    // The canvas hands back vtk's own context: glFinish after the view's render waits for the GPU process
+    // (SwiftShader, on the CPU here) to execute that frame's drawing.
+    const canvas = document.querySelector('[data-testid="slice-view"] canvas');
+    const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+    const watchers = [];
     let last = await frame();
     for (let s = 0; s < n; s++) {
       const t0 = performance.now();
@@ -102,14 +134,20 @@ try {
       // queued before ours.
       await Promise.resolve();
       await Promise.resolve();
+      watchers.push(performance.now() - t0);
       const t = await frame();
-      // Measured after the view's render callback, which was queued before this one.
-      work.push(performance.now() - t0);
+      // Our callback runs right after the view's render in the same frame: the time since the frame began
+      // is that render's main-thread cost.
+      work.push(performance.now() - t);
+      const t1 = performance.now();
+      gl.finish();
+      finish.push(performance.now() - t1);
       intervals.push(t - last);
       last = t;
     }
-    return { intervals, work };
-  }, steps);
+    return { intervals, work, finish, watchers };
+  }, [steps, opts.mode]);
+  if (opts.trace) await browser.stopTracing();
   let profile = null;
   if (cdp) ({ profile } = await cdp.send('Profiler.stop'));
   const idle = await page.evaluate(async (n) => {
@@ -128,10 +166,13 @@ try {
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   const fmt = (a) => `mean ${mean(a).toFixed(1)} ms, median ${q(a, 0.5).toFixed(1)} ms, p95 ${q(a, 0.95).toFixed(1)} ms`;
   const [l1, l5] = loadavg();
-  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, 1280x720, ${steps} slice steps, Chromium ${browser.version()} (${found.source})`);
+  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, 1280x720, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
+  console.log(`WebGL: ${context}${opts['chromium-arg'].length ? `; extra Chromium flags ${opts['chromium-arg'].join(' ')}` : ''}`);
   console.log(`machine: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min)`);
-  console.log(`scroll frame interval: ${fmt(scroll.intervals)}`);
-  console.log(`main-thread work per step: ${fmt(scroll.work)}`);
+  console.log(`${opts.mode} frame interval: ${fmt(scroll.intervals)}`);
+  console.log(`key handler + Vue watchers: ${fmt(scroll.watchers)}`);
+  console.log(`vtk render (main thread): ${fmt(scroll.work)}`);
+  console.log(`glFinish after the render: ${fmt(scroll.finish)}`);
   console.log(`idle frame interval:   ${fmt(idle)}`);
   if (profile) {
     // Self time per function from the sampled profile: hit counts times the mean sample interval.
@@ -147,10 +188,32 @@ try {
     console.log(`profile: ${(total / 1000).toFixed(0)} ms sampled; self time per step:`);
     for (const [name, n] of top) console.log(`  ${((n / hits) * total / 1000 / steps).toFixed(2).padStart(7)} ms  ${name}`);
   }
+  if (opts.trace) summariseTrace(opts.trace, steps);
 } finally {
   await browser?.close();
   await server?.close();
   rmSync(tmp, { recursive: true, force: true });
 }
+/** Busiest threads, and the longest-running event names on them, per step (complete events only). */
+function summariseTrace(file, n) {
+  const events = JSON.parse(readFileSync(file, 'utf8')).traceEvents;
+  const names = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args.name);
+  const procs = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'process_name') procs.set(e.pid, e.args.name);
+  const busy = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X' || !e.dur) continue;
+    const th = `${procs.get(e.pid) ?? e.pid} / ${names.get(`${e.pid}:${e.tid}`) ?? e.tid}`;
+    const byName = busy.get(th) ?? new Map();
+    byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur);
+    busy.set(th, byName);
+  }
+  // Nested events overlap: a thread's time is the largest of its top-level-ish events, roughly.
+  const rows = [...busy.entries()].map(([th, m]) => [th, [...m.entries()].sort((a, b) => b[1] - a[1])]).sort((a, b) => b[1][0][1] - a[1][0][1]).slice(0, 6);
+  console.log(`trace: ${file}; per step, the longest event kinds of the busiest threads:`);
+  for (const [th, list] of rows) console.log(`  ${th}: ${list.slice(0, 4).map(([k, d]) => `${k} ${(d / 1000 / n).toFixed(1)} ms`).join(', ')}`);
+}
+
 // Vite and the engine may leave handles open; the measurement is done.
 process.exit(0);

@@ -17,6 +17,8 @@ export interface RenderView {
   renderer: vtkRenderer;
   /** Ask for a frame; many requests within one animation frame draw once. */
   requestRender(): void;
+  /** Draw now: after a resize, which clears the canvas, so no blank frame reaches the screen. */
+  renderNow(): void;
   /** Match the canvas to the container's size (CSS px × devicePixelRatio). Returns [width, height] in CSS px. */
   resize(): [number, number];
   dispose(): void;
@@ -29,11 +31,6 @@ export function createRenderView(container: HTMLElement, background: [number, nu
   const renderer = vtkRenderer.newInstance({ background });
   renderWindow.addRenderer(renderer);
   const gl = vtkOpenGLRenderWindow.newInstance();
-  // No multisampling: slices are axis-aligned textured quads, so MSAA smooths nothing, while without a GPU
-  // (SwiftShader) it multiplies the per-frame fill and adds a resolve pass (docs/PERFORMANCE.md).
-  // vtk asks its canvas for the context later, with its own options; a canvas hands back the context it already
-  // has, so creating it here first is how to choose.
-  gl.getCanvas()?.getContext('webgl2', { antialias: false, preserveDrawingBuffer: false, depth: true, alpha: true, powerPreference: 'high-performance' });
   renderWindow.addView(gl);
   gl.setContainer(container);
   let pending = 0;
@@ -56,6 +53,12 @@ export function createRenderView(container: HTMLElement, background: [number, nu
         pending = 0;
         if (!disposed) renderWindow.render();
       });
+    },
+    renderNow() {
+      if (disposed) return;
+      if (pending) cancelAnimationFrame(pending);
+      pending = 0;
+      renderWindow.render();
     },
     resize,
     dispose() {
