@@ -76,7 +76,8 @@ describe.skipIf(!hasData(PATIENT) || !hasData(OTHER))(`embedding inspector in th
 
     await page.keyboard.press('s');
     await page.getByTestId('embed-panel').waitFor();
-    await expect.poll(() => page.getByTestId('embed-model').inputValue()).toBe('models/tiny');
+    // The panel lists the backbones when it opens (generous: the engine answers late on a loaded machine).
+    await expect.poll(() => page.getByTestId('embed-model').inputValue(), { timeout: 60_000 }).toBe('models/tiny');
     expect(await page.getByTestId('colour-bar').innerText()).toMatch(/-1\.0[\s\S]*0\.0[\s\S]*1\.0/);
 
     await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
@@ -108,7 +109,7 @@ describe.skipIf(!hasData(PATIENT) || !hasData(OTHER))(`embedding inspector in th
     expect(other).not.toBe('');
     await pick.selectOption(other);
     await page.getByTestId('embed-pick-add').click();
-    await expect.poll(() => page.getByTestId('embed-chosen').innerText()).toMatch(/slice \d+/);
+    await expect.poll(() => page.getByTestId('embed-chosen').innerText(), { timeout: 30_000 }).toMatch(/slice \d+/);
     const row = page.locator('[data-testid="embed-matches"] li', { hasText: /slice \d+: best \(\d+, \d+\)/ });
     await row.waitFor({ timeout: 120_000 });
     await row.click();
