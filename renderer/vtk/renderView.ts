@@ -31,6 +31,11 @@ export function createRenderView(container: HTMLElement, background: [number, nu
   const renderer = vtkRenderer.newInstance({ background });
   renderWindow.addRenderer(renderer);
   const gl = vtkOpenGLRenderWindow.newInstance();
+  // No multisampling: slices are axis-aligned textured quads, so MSAA smooths nothing, while without a GPU
+  // (SwiftShader) it multiplies the fill of every frame (docs/PERFORMANCE.md). vtk asks its canvas for the
+  // context later, with its own options; a canvas hands back the context it already has, so creating it
+  // here first is how to choose.
+  gl.getCanvas()?.getContext('webgl2', { antialias: false, preserveDrawingBuffer: false, depth: true, alpha: true, powerPreference: 'high-performance' });
   renderWindow.addView(gl);
   gl.setContainer(container);
   let pending = 0;
