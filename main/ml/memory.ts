@@ -76,3 +76,16 @@ export function microBatchSizes(images: number, max: number): number[] {
   const parts = Math.ceil(images / Math.floor(Math.min(max, images)));
   return Array.from({ length: parts }, (_, i) => Math.floor(images / parts) + (i < images % parts ? 1 : 0));
 }
+
+/**
+ * The wasm runtime dies of an exhausted heap with a bare "Aborted()"; say what it means. Other errors pass
+ * through unchanged. The instance is unusable afterwards (emscripten aborts do not unwind).
+ */
+export function explainAbort(err: unknown, images: number, size: number): unknown {
+  if (!(err instanceof Error) || !/^Aborted\(/.test(err.message)) return err;
+  return new Error(
+    `the wasm backend ran out of memory (its heap is capped at 4 GB) on a pass of ${images} images of ${size}×${size}: ` +
+      `use fewer images per pass (--micro-batch, or a smaller --batch) or a native backend (tfjs-node). (${err.message})`,
+    { cause: err },
+  );
+}

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { totalFlops, type KernelRecord } from './flops.js';
 import { accumulateGrads } from '../accumulate.js';
-import { microBatchSizes, wasmHeapBytes } from '../memory.js';
+import { explainAbort, microBatchSizes, wasmHeapBytes } from '../memory.js';
 
 /** A network as the benchmark sees it: what to train, how to score a batch, how to infer. */
 export interface BenchNet {
@@ -198,6 +198,8 @@ export async function benchTrainStep(opts: TrainStepBenchOptions): Promise<Train
       cpu_ms_per_slice: round(median(cpuMs) / batch, 2),
       kernel_ms: kernelMs,
     };
+  } catch (err) {
+    throw explainAbort(err, sizes[0]!, size);
   } finally {
     optimizer.dispose();
     if (parts.length > 1) tf.dispose(parts);

@@ -8,6 +8,7 @@ import { blendTaps, gatherPixels, gatherTaps } from '../warp.js';
 import type { Adam } from './adam.js';
 import { accumulateGrads } from '../accumulate.js';
 import { splitBatch } from '../parallel/shard.js';
+import { explainAbort } from '../memory.js';
 
 /**
  * One Pix2Rep step: views → both branches → K valid pixel pairs → loss. Branch A = g(f(t(x))),
@@ -129,6 +130,14 @@ export interface BatchGrads {
  * end as the parts' average (as the data-parallel workers' do).
  */
 export function microBatchGrads(net: Net, views: BatchViews, pairs: PixelPairs, cfg: LossConfig, parts = 1): BatchGrads {
+  try {
+    return microBatchGradsUnchecked(net, views, pairs, cfg, parts);
+  } catch (err) {
+    throw explainAbort(err, Math.ceil(views.grids.length / Math.max(1, parts)), views.size);
+  }
+}
+
+function microBatchGradsUnchecked(net: Net, views: BatchViews, pairs: PixelPairs, cfg: LossConfig, parts: number): BatchGrads {
   if (parts <= 1) {
     const { value, grads } = tf.variableGrads(() => batchLoss(net, views, pairs, cfg, true), Object.values(net.params));
     const loss = value.dataSync()[0]!;

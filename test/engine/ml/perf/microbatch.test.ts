@@ -7,7 +7,7 @@ import { modelPreset, pretrainConfig } from '../../../../main/ml/config.js';
 import { Rng } from '../../../../main/ml/augment/rng.js';
 import { createNet, disposeNet, gradsByParam, netTensors, unetForward, type Net } from '../../../../main/ml/unet.js';
 import { accumulateGrads } from '../../../../main/ml/accumulate.js';
-import { maxImagesPerInstance, microBatchSizes, stepBytesPerImage, WASM_HEAP_MAX_BYTES } from '../../../../main/ml/memory.js';
+import { explainAbort, maxImagesPerInstance, microBatchSizes, stepBytesPerImage, WASM_HEAP_MAX_BYTES } from '../../../../main/ml/memory.js';
 import { Adam } from '../../../../main/ml/pretrain/adam.js';
 import { batchLoss, microBatchGrads, prepareBatch, samplePixelPairs, trainStep } from '../../../../main/ml/pretrain/step.js';
 import { splitBatch } from '../../../../main/ml/parallel/shard.js';
@@ -43,6 +43,13 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 const read = (g: tf.NamedTensorMap) => Object.fromEntries(Object.entries(g).map(([k, t]) => [k, t.dataSync().slice() as Float32Array]));
 
 describe('memory plan', () => {
+  it('explains the wasm runtime\'s bare out-of-memory abort; passes other errors through', () => {
+    const e = explainAbort(new Error('Aborted(). Build with -sASSERTIONS for more info.'), 36, 128) as Error;
+    expect(e.message).toMatch(/ran out of memory .* on a pass of 36 images of 128×128: use fewer images per pass \(--micro-batch/);
+    const other = new Error('shape mismatch');
+    expect(explainAbort(other, 1, 16)).toBe(other);
+  });
+
   it('micro-batch sizes: near-equal, at most the limit, covering every image', () => {
     expect(microBatchSizes(10, 4)).toEqual([4, 3, 3]);
     expect(microBatchSizes(8, 8)).toEqual([8]);
