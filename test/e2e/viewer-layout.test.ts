@@ -127,8 +127,8 @@ describe.skipIf(!hasData(PATIENT))(`two views side by side (ACDC ${PATIENT}) ${h
     await page.getByTestId('reference-select').selectOption({ index: 1 });
     await settle(page);
     let img: DecodedPng | null = null;
-    let left: Region | null = null;
-    let right: Region | null = null;
+    let left: Region | undefined;
+    let right: Region | undefined;
     // ES arrives from the engine after the selection: wait until the right view has drawn it.
     await expect
       .poll(
