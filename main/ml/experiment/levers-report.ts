@@ -1,5 +1,6 @@
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference } from './paired.js';
+import { diceTableLines, METHOD_ORDER, patientScores, signed } from './dice-table.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
 
 /**
@@ -7,15 +8,6 @@ import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
  * table is the budget's own section: a lever section is keyed by budget + overrides + where it was scored, so
  * every lever keeps its own numbers beside the baseline's.
  */
-
-const ORDER: MethodId[] = ['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher'];
-
-function meanSd(xs: number[]): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length < 2) return m.toFixed(3);
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
-}
 
 /** The marker key of a lever section: `2h:levers:rotation-180_temperature-0.1:eval-dev`. */
 export function leverSectionKey(budget: string, levers: Levers, evalOn: 'test' | 'dev'): string {
@@ -42,14 +34,6 @@ export function readoutMarkdown(r: ExperimentResult): string {
   return lines.join('\n') + '\n';
 }
 
-/** Per scored patient: mean Dice over the three structures, averaged over seeds. */
-function patientScores(runs: RunResult[]): Map<string, number> {
-  const sums = new Map<string, number[]>();
-  for (const run of runs) for (const p of run.patients) (sums.get(p.patient) ?? sums.set(p.patient, []).get(p.patient)!).push(STRUCTURES.reduce((a, s) => a + p.dice[s.name]!, 0) / STRUCTURES.length);
-  return new Map([...sums].map(([k, xs]) => [k, xs.reduce((a, b) => a + b, 0) / xs.length]));
-}
-
-const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
 
 /**
  * The lever's effect: each method with the lever minus the same method without it (the budget's run scored on
@@ -70,7 +54,7 @@ export function leverEffectMarkdown(r: ExperimentResult, baseline: ExperimentRes
   ];
   let rows = 0;
   for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
-    for (const m of ORDER) {
+    for (const m of METHOD_ORDER) {
       const a = r.runs.filter((x) => x.regime === regime && x.method === m);
       const b = baseline.runs.filter((x) => x.regime === regime && x.method === m);
       if (a.length === 0 || b.length === 0) continue;
@@ -106,17 +90,7 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
     '',
     `3D Dice (per patient: mean of ED and ES; then mean over patients; mean ± SD over seeds):`,
     '',
-    '| Labeled patients | Method | RV | MYO | LV | Mean | Kept step (per seed) |',
-    '|---|---|---|---|---|---|---|',
+    ...diceTableLines(r),
   ];
-  for (const regime of [...b.regimes, ...b.baselineRegimes]) {
-    for (const m of ORDER) {
-      const runs = r.runs.filter((x) => x.regime === regime && x.method === m);
-      if (runs.length === 0) continue;
-      const name = m === 'mean-teacher' ? `mean-teacher (on ${runs[0]!.base})` : m;
-      const cells = [...STRUCTURES.map((s) => meanSd(runs.map((x) => x.mean[s.name]!))), meanSd(runs.map((x) => x.mean.mean!))];
-      lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
-    }
-  }
   return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + readoutMarkdown(r);
 }

@@ -3,16 +3,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference, type PairedDifference } from './paired.js';
-
-/** Mean ± sample SD over seeds (SD omitted with one seed: there is no spread to report). */
-function meanSd(xs: number[]): string {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  if (xs.length < 2) return m.toFixed(3);
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
-}
-
-const ORDER: MethodId[] = ['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher'];
+import { diceTableLines, METHOD_ORDER, patientScores, signed } from './dice-table.js';
 
 /** The Markdown section of one experiment: settings, the Dice table (mean ± SD over seeds), the command. */
 export function experimentMarkdown(r: ExperimentResult, command: string): string {
@@ -34,37 +25,13 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
     '',
     '3D Dice on the test patients (per patient: mean of ED and ES; then mean over patients; mean ± SD over seeds):',
     '',
-    '| Labeled patients | Method | RV | MYO | LV | Mean | Kept step (per seed) |',
-    '|---|---|---|---|---|---|---|',
+    ...diceTableLines(r),
   ];
-  for (const regime of [...b.regimes, ...b.baselineRegimes]) {
-    for (const m of ORDER) {
-      const runs = r.runs.filter((x) => x.regime === regime && x.method === m);
-      if (runs.length === 0) continue;
-      const name = m === 'mean-teacher' ? `mean-teacher (on ${runs[0]!.base})` : m;
-      const cells = [...STRUCTURES.map((s) => meanSd(runs.map((x) => x.mean[s.name]!))), meanSd(runs.map((x) => x.mean.mean!))];
-      lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
-    }
-  }
   lines.push('', 'Kept step 0 means the dev patients preferred the untrained starting point: training did not help within this budget.');
   lines.push(...pairedSection(r));
   return lines.join('\n') + '\n';
 }
 
-/** Per test patient: mean Dice over the three structures, averaged over the seeds the method ran with. */
-function patientScores(runs: RunResult[]): Map<string, number> {
-  const sums = new Map<string, { total: number; count: number }>();
-  for (const run of runs) {
-    for (const p of run.patients) {
-      const score = STRUCTURES.reduce((a, s) => a + p.dice[s.name]!, 0) / STRUCTURES.length;
-      const e = sums.get(p.patient) ?? { total: 0, count: 0 };
-      sums.set(p.patient, { total: e.total + score, count: e.count + 1 });
-    }
-  }
-  return new Map([...sums].map(([k, v]) => [k, v.total / v.count]));
-}
-
-const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
 const describe = (d: PairedDifference) =>
   `${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n}`;
 
@@ -86,12 +53,12 @@ function pairedSection(r: ExperimentResult): string[] {
   for (const regime of b.regimes) {
     const base = runsOf(regime, 'supervised');
     if (base.length === 0) continue;
-    for (const m of ORDER.slice(1)) {
+    for (const m of METHOD_ORDER.slice(1)) {
       const runs = runsOf(regime, m);
       if (runs.length) out.push(`| ${regime} | ${m} − supervised | ${describe(pairedDifference(patientScores(runs), patientScores(base)))} |`);
     }
   }
-  const pix2rep = ORDER.filter((m) => m !== 'supervised' && runsOf('1', m).length > 0);
+  const pix2rep = METHOD_ORDER.filter((m) => m !== 'supervised' && runsOf('1', m).length > 0);
   const validation = (m: MethodId) => {
     const xs = runsOf('1', m).map((x) => x.validationDice ?? 0);
     return xs.reduce((a, v) => a + v, 0) / xs.length;

@@ -1,0 +1,42 @@
+import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
+
+/** The order methods appear in every report table: the baseline first, Mean Teacher (built on one of them) last. */
+export const METHOD_ORDER: MethodId[] = ['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher'];
+
+/** Mean ± sample SD over seeds (SD omitted with one seed: there is no spread to report). */
+export function meanSd(xs: number[]): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length < 2) return m.toFixed(3);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
+}
+
+/** The Dice table of an experiment (header and one row per regime and method), shared by the budget and lever sections. */
+export function diceTableLines(r: ExperimentResult): string[] {
+  const lines = ['| Labeled patients | Method | RV | MYO | LV | Mean | Kept step (per seed) |', '|---|---|---|---|---|---|---|'];
+  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
+    for (const m of METHOD_ORDER) {
+      const runs = r.runs.filter((x) => x.regime === regime && x.method === m);
+      if (runs.length === 0) continue;
+      const name = m === 'mean-teacher' ? `mean-teacher (on ${runs[0]!.base})` : m;
+      const cells = [...STRUCTURES.map((s) => meanSd(runs.map((x) => x.mean[s.name]!))), meanSd(runs.map((x) => x.mean.mean!))];
+      lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
+    }
+  }
+  return lines;
+}
+
+/** Per scored patient: mean Dice over the three structures, averaged over the seeds the method ran with. */
+export function patientScores(runs: RunResult[]): Map<string, number> {
+  const sums = new Map<string, number[]>();
+  for (const run of runs) {
+    for (const p of run.patients) {
+      const score = STRUCTURES.reduce((a, s) => a + p.dice[s.name]!, 0) / STRUCTURES.length;
+      sums.set(p.patient, [...(sums.get(p.patient) ?? []), score]);
+    }
+  }
+  return new Map([...sums].map(([k, xs]) => [k, xs.reduce((a, b) => a + b, 0) / xs.length]));
+}
+
+/** A difference with its sign always shown (a typographic minus), three decimals. */
+export const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
