@@ -1,18 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/serve/server.js';
-import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
-import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
+import { hasData, MISSING_DATA } from '../support/data.js';
+import { keepScreenshot, settle, showVolume, startTwin, VIEWPORT, type Twin } from '../support/e2e.js';
 import { decodePng, type DecodedPng } from '../support/png.js';
 
 // The 1x2 layout on a real ACDC patient: ED in the left view, ES (another volume of the same study) in the
 // right one; then both views on ED, the right one without overlays, and a brush stroke made in the right
 // view landing in the annotation (shown on the left), undone.
-const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
 
 interface Region {
@@ -82,41 +76,17 @@ function red(img: DecodedPng, r: Region): number {
   return n;
 }
 
-async function settle(page: Page): Promise<void> {
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
-}
-
 describe.skipIf(!hasData(PATIENT))(`two views side by side (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
-  let server: RunningServer;
-  let browser: Browser;
-  let workspace: string;
-
+  let twin: Twin;
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-layout-'));
-    server = await startServer({ port: 0, workspace });
-    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
-    ({ browser } = await launchChromium());
+    twin = await startTwin({ name: 'layout', patients: [PATIENT] });
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  });
+  afterAll(() => twin?.close());
 
   it('shows ED and ES side by side, then paints from the second view into the annotation, undoably', async () => {
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(server.url);
-    await page.getByTestId('volume-row').first().click();
-    await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient001_frame01' }).waitFor();
+    const { page, problems } = await twin.openPage();
+    await showVolume(page, 'patient001_frame01');
     await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
-    await page.locator('[data-testid="slice-view"] canvas').waitFor();
 
     await page.getByTestId('layout-toggle').click();
     await page.locator('[data-testid="slice-view"] canvas').nth(1).waitFor();
