@@ -7,13 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
 import { runCli, spawnCli, waitForLine } from '../support/cli.js';
 import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
-import { ensureRendererBuilt } from '../support/e2e.js';
+import { ensureRendererBuilt, openPage, settle, showVolume } from '../support/e2e.js';
 import { decodePng } from '../support/png.js';
 
 // "An engine restart loses at most the last stroke": the engine (`pix2rep serve`, a real child process) is
 // killed with SIGKILL right after a stroke, before its debounced save could go out; a new engine on the
 // same workspace must show the earlier, saved stroke complete, and the last one either whole or not at all.
-const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
 
 async function startServe(workspace: string): Promise<{ child: ChildProcess; url: string }> {
@@ -24,10 +23,6 @@ async function startServe(workspace: string): Promise<{ child: ChildProcess; url
 
 function killed(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-}
-
-async function settle(page: Page): Promise<void> {
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
 }
 
 /** Pixels of the slice view tinted by label 1 (RV red) and by label 3 (LV blue), as in viewer.test.ts. */
@@ -46,15 +41,14 @@ async function tints(page: Page): Promise<{ red: number; blue: number }> {
   return { red, blue };
 }
 
-async function openPatient(page: Page, url: string): Promise<{ cx: number; cy: number }> {
-  await page.goto(url);
-  await page.getByTestId('volume-row').first().click();
-  await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient001_frame01' }).waitFor();
+/** The page on patient001's ED volume at its middle slice, with the slice view's centre; uncaught errors in `problems`. */
+async function openPatient(browser: Browser, url: string): Promise<{ page: Page; problems: string[]; cx: number; cy: number }> {
+  const { page, problems } = await openPage(browser, url, { consoleErrors: false });
+  await showVolume(page, 'patient001_frame01');
   await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
-  await page.locator('[data-testid="slice-view"] canvas').waitFor();
   await settle(page);
   const box = (await page.getByTestId('slice-view').boundingBox())!;
-  return { cx: box.x + box.width / 2, cy: box.y + box.height / 2 };
+  return { page, problems, cx: box.x + box.width / 2, cy: box.y + box.height / 2 };
 }
 
 async function stroke(page: Page, label: string, from: [number, number], to: [number, number]): Promise<void> {
@@ -88,8 +82,7 @@ describe.skipIf(!hasData(PATIENT))(`engine restart (ACDC ${PATIENT}) ${hasData(P
   it('loses at most the last stroke when the engine is killed, and never half of it', async () => {
     const first = await startServe(workspace);
     children.push(first.child);
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const { cx, cy } = await openPatient(page, first.url);
+    const { page, cx, cy } = await openPatient(browser, first.url);
 
     // Stroke 1 (RV), saved: the status says so once the engine has written it.
     await stroke(page, '1', [cx - 40, cy - 30], [cx + 40, cy - 20]);
@@ -108,10 +101,7 @@ describe.skipIf(!hasData(PATIENT))(`engine restart (ACDC ${PATIENT}) ${hasData(P
 
     const second = await startServe(workspace);
     children.push(second.child);
-    const again = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    again.on('pageerror', (e) => problems.push(e.message));
-    await openPatient(again, second.url);
+    const { page: again, problems } = await openPatient(browser, second.url);
     await expect.poll(async () => (await settle(again), (await tints(again)).red), { timeout: 15_000 }).toBeGreaterThan(saved.red * 0.98);
     const after = await tints(again);
     // Stroke 1 complete: the same red area as before the kill.
