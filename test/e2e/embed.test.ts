@@ -1,17 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/serve/server.js';
 import { pretrainTiny } from '../engine/embed/fixture.js';
 import { useCpu } from '../engine/ml/cpu.js';
-import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
-import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
+import { hasData, MISSING_DATA } from '../support/data.js';
+import { keepScreenshot, settle, showVolume, startTwin, type Twin } from '../support/e2e.js';
 import { decodePng, type DecodedPng } from '../support/png.js';
 
-const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
 /** A second study, compared against through the "other studies" picker. */
 const OTHER = 'acdc/training/patient002';
@@ -29,44 +23,24 @@ function heatPixels(png: Buffer, box: { x: number; y: number; width: number; hei
   return n;
 }
 
-async function settle(page: Page): Promise<void> {
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
-}
-
 describe.skipIf(!hasData(PATIENT) || !hasData(OTHER))(`embedding inspector in the viewer (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
-  let server: RunningServer;
-  let browser: Browser;
-  let workspace: string;
-
+  let twin: Twin;
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-embed-'));
-    // A backbone pretrained for a few steps on phantoms into the workspace's models folder: embed.models lists it.
-    await useCpu();
-    await pretrainTiny(join(workspace, 'models', 'tiny'), 3);
-    server = await startServer({ port: 0, workspace });
-    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
-    await server.engine.call('library.import', { paths: [dataPath(OTHER)], labels: '*_gt.nii.gz' });
-    ({ browser } = await launchChromium());
+    twin = await startTwin({
+      name: 'embed',
+      patients: [PATIENT, OTHER],
+      // A backbone pretrained for a few steps on phantoms into the workspace's models folder: embed.models lists it.
+      prepare: async (workspace) => {
+        await useCpu();
+        await pretrainTiny(join(workspace, 'models', 'tiny'), 3);
+      },
+    });
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  });
+  afterAll(() => twin?.close());
 
   it('picks Inspect, clicks a pixel and shows the heat overlay, the colour bar and the query marker', async () => {
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(server.url);
-    // patient001's first volume (the library lists studies in import order).
-    await page.getByTestId('volume-row').first().click();
-    await page.locator('[data-testid="slice-view"] canvas').waitFor();
+    const { page, problems } = await twin.openPage();
+    await showVolume(page, 'patient001_frame01');
     await page.getByTestId('slice-index').filter({ hasText: /\d/ }).waitFor();
     await settle(page);
 

@@ -1,15 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/serve/server.js';
-import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
-import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
+import { hasData, MISSING_DATA } from '../support/data.js';
+import { keepScreenshot, settle, showVolume, startTwin, VIEWPORT, type Twin } from '../support/e2e.js';
 import { decodePng, type DecodedPng } from '../support/png.js';
 
-const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
 
 interface Shot {
@@ -40,36 +34,20 @@ function colouredPixels({ img, region }: Shot): number {
   return n;
 }
 
-async function settle(page: Page): Promise<void> {
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
-}
-
 describe.skipIf(!hasData(PATIENT))(`few-shot training, prediction and review in the browser (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
-  let server: RunningServer;
-  let browser: Browser;
-  let workspace: string;
-
+  let twin: Twin;
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-training-'));
-    server = await startServer({ port: 0, workspace });
-    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
-    ({ browser } = await launchChromium());
+    twin = await startTwin({ name: 'training', patients: [PATIENT] });
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  });
+  afterAll(() => twin?.close());
 
   /** LV ejection fraction of the imported reference, counted here independently of the renderer's code. */
   async function referenceLvEf(): Promise<number> {
-    const { studies } = await server.engine.call('library.listStudies');
+    const { studies } = await twin.server.engine.call('library.listStudies');
     const vols = studies.flatMap((s) => s.series.flatMap((se) => se.volumes));
     const lv = async (phase: 'ED' | 'ES') => {
       const v = vols.find((x) => x.phase === phase)!;
-      const a = await server.engine.call('library.readAnnotation', { annotationId: v.annotations.find((x) => x.source === 'imported')!.id, frame: 0 });
+      const a = await twin.server.engine.call('library.readAnnotation', { annotationId: v.annotations.find((x) => x.source === 'imported')!.id, frame: 0 });
       const bytes = Buffer.from(a.data, 'base64');
       let n = 0;
       for (const b of bytes) if (b === 3) n++;
@@ -81,16 +59,8 @@ describe.skipIf(!hasData(PATIENT))(`few-shot training, prediction and review in 
   }
 
   it('trains a tiny supervised model, predicts the study, shows the overlay tagged with the model, reviews it and reports results', async () => {
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(server.url);
-    await page.getByTestId('volume-row').filter({ hasText: 'patient001_frame01' }).click();
-    await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient001_frame01' }).waitFor();
-    await page.locator('[data-testid="slice-view"] canvas').waitFor();
+    const { page, problems } = await twin.openPage();
+    await showVolume(page, 'patient001_frame01');
 
     // The pretraining tab renders its form and an empty history on this fresh workspace.
     await page.getByTestId('tab-pretrain').click();
@@ -157,16 +127,14 @@ describe.skipIf(!hasData(PATIENT))(`few-shot training, prediction and review in 
 
   it('follows a pretraining job live (loss curve, step, throughput, backend) and pauses, resumes and cancels it from the panel', async () => {
     // The server runs queued jobs itself (its job runner), exactly as `pix2rep serve` does.
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+    // A page that fails to load is closed with Chromium in afterAll.
+    const { page, problems } = await twin.openPage({ consoleErrors: false });
     try {
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      await page.goto(server.url);
       await page.getByTestId('tab-pretrain').click();
       await page.getByTestId('pretrain-panel').waitFor();
 
       // A pretraining small enough for a test (16² slices, a tiny U-Net); the UI's form offers the real presets.
-      const job = await server.engine.call('jobs.enqueue', {
+      const job = await twin.server.engine.call('jobs.enqueue', {
         kind: 'pretrain',
         name: 'tiny pretraining',
         params: {
@@ -186,14 +154,14 @@ describe.skipIf(!hasData(PATIENT))(`few-shot training, prediction and review in 
 
       await page.getByTestId('pretrain-pause').click();
       await page.getByTestId('pretrain-status').filter({ hasText: /^Paused/ }).waitFor({ timeout: 60_000 });
-      const paused = await server.engine.call('jobs.get', { id: job.id });
+      const paused = await twin.server.engine.call('jobs.get', { id: job.id });
       expect(paused.checkpointStep).toBe(paused.step);
       await page.getByTestId('pretrain-resume').click();
       await page.getByTestId('pretrain-status').filter({ hasText: 'Running' }).waitFor({ timeout: 60_000 });
       await page.getByTestId('pretrain-cancel').click();
       await page.getByTestId('pretrain-status').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 60_000 });
       // The stored curve outlives the run: a fresh page draws it from jobs.progress.
-      const stored = (await server.engine.call('jobs.progress', { id: job.id })).points.filter((p) => p.kind === 'step').length;
+      const stored = (await twin.server.engine.call('jobs.progress', { id: job.id })).points.filter((p) => p.kind === 'step').length;
       expect(stored).toBeGreaterThan(3);
       await page.reload();
       await page.getByTestId('tab-pretrain').click();
