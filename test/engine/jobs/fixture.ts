@@ -109,3 +109,32 @@ export async function settle(engine: Engine, id: string) {
   }
   return j;
 }
+
+/** A synthetic workspace seen as a detached CLI run sees it: its catalogue opened as a second process would, and the `pix2rep` processes started on it. */
+export interface CliWorkspace {
+  workspace: string;
+  store: JobStore;
+  /** The workspace's root folder (job logs are relative to it). */
+  root: string;
+  /** {@link startCli}, remembered so that `close` can kill what is still running. */
+  cli(args: string[]): CliRun;
+  /** Kills the processes still running, closes the catalogue and deletes the workspace. */
+  close(): void;
+}
+
+export async function cliWorkspace(tag: string): Promise<CliWorkspace> {
+  const ws = await syntheticWorkspace(tag);
+  const { lib, store } = openStore(ws.workspace);
+  const children: ChildProcess[] = [];
+  return {
+    workspace: ws.workspace,
+    store,
+    root: lib.layout.root,
+    cli: (args) => startCli(args, children),
+    close: () => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      lib.close();
+      ws.cleanup();
+    },
+  };
+}

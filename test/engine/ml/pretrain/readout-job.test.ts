@@ -1,40 +1,25 @@
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidAlive } from '../../../../main/jobs/lock.js';
-import type { JobStore } from '../../../../main/jobs/store.js';
-import { openStore, syntheticWorkspace, waitFor, startCli } from '../../jobs/fixture.js';
-
-const children: ChildProcess[] = [];
+import { cliWorkspace, waitFor, type CliWorkspace } from '../../jobs/fixture.js';
 
 /** A pretraining job says what one night buys before its first step (issue 10), in its log. */
 describe('pretraining job: expectation before the run', () => {
-  let ws: Awaited<ReturnType<typeof syntheticWorkspace>>;
-  let store: JobStore;
-  let close: () => void;
-  let root = '';
+  let ws: CliWorkspace;
   beforeAll(async () => {
-    ws = await syntheticWorkspace('expectation');
-    const s = openStore(ws.workspace);
-    store = s.store;
-    root = s.lib.layout.root;
-    close = () => s.lib.close();
+    ws = await cliWorkspace('expectation');
   });
-  afterAll(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    close?.();
-    ws?.cleanup();
-  });
+  afterAll(() => ws?.close());
 
   it('logs steps and epochs of one night from the bench step time', async () => {
     const W = ['--workspace', ws.workspace];
-    const q = await startCli(['pretrain', '--detach', '--steps', '1', '--batch', '2', '--size', '16', '--json', ...W], children).done;
+    const q = await ws.cli(['pretrain', '--detach', '--steps', '1', '--batch', '2', '--size', '16', '--json', ...W]).done;
     expect(q.code).toBe(0);
     const queued = JSON.parse(q.stdout.trim()) as { jobId: string; runnerPid: number };
-    expect((await startCli(['jobs', 'wait', queued.jobId, ...W], children).done).code).toBe(0);
+    expect((await ws.cli(['jobs', 'wait', queued.jobId, ...W]).done).code).toBe(0);
     await waitFor('the detached runner to exit when idle', () => !pidAlive(queued.runnerPid), 30_000);
-    const log = readFileSync(join(root, store.get(queued.jobId)!.log_path!), 'utf8');
+    const log = readFileSync(join(ws.root, ws.store.get(queued.jobId)!.log_path!), 'utf8');
     // Compact U-Net, batch 2 at 16²: 5.42 s · (2/8) · (16²/128²) = 0.021171875 s/step; 28800 s → 1,360,295 steps.
     const m = /expectation: one night on this CPU \(8\.0 h\): about 1,360,295 steps, ([0-9.]+) epochs of (\d+) training slices, at 0\.02 s\/step \(bench reference\)/.exec(log);
     expect(m).not.toBeNull();
