@@ -16,6 +16,7 @@ import { arraySliceSource } from '../../../../main/ml/pretrain/source.js';
 import { readCheckpoint } from '../../../../main/ml/pretrain/checkpoint.js';
 import { phantomSlices } from '../phantoms.js';
 import { useCpu } from '../cpu.js';
+import { maxAbs, maxAbsDiff } from './max-abs.js';
 
 beforeAll(useCpu);
 
@@ -29,17 +30,6 @@ const cfg = pretrainConfig('compact', {
   train: { batch: 4, seed: 3, validationFraction: 0.25 },
 });
 
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const v of a) m = Math.max(m, Math.abs(v));
-  return m;
-}
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 const read = (g: tf.NamedTensorMap) => Object.fromEntries(Object.entries(g).map(([k, t]) => [k, t.dataSync().slice() as Float32Array]));
 
 describe('memory plan', () => {

@@ -12,6 +12,7 @@ import { readNiftiFile } from '../../../../main/io/nifti.js';
 import { dataPath, hasData, MISSING_DATA } from '../../../support/data.js';
 import { phantomSlices } from '../phantoms.js';
 import { useCpu } from '../cpu.js';
+import { maxAbs, maxAbsDiff } from './max-abs.js';
 
 beforeAll(useCpu);
 
@@ -43,19 +44,6 @@ function briefTrain(s: Segmenter, size: number, steps: number): void {
     tf.dispose(grads);
   }
   adam.dispose();
-}
-
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const v of a) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 const ort = await loadOnnxRuntime();
