@@ -48,3 +48,24 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 60_000)
     });
   });
 }
+
+/**
+ * Run a command in this process (`someCommand.run(argv)`) and parse what it wrote to stdout as JSON lines, one
+ * object a line; stdout is captured only while it runs.
+ */
+export async function jsonLinesOf<T = Record<string, unknown>>(run: () => Promise<number>): Promise<{ code: number; lines: T[] }> {
+  const chunks: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  let code: number;
+  try {
+    code = await run();
+  } finally {
+    process.stdout.write = write;
+  }
+  const text = chunks.join('').trim();
+  return { code, lines: text ? text.split('\n').map((l) => JSON.parse(l) as T) : [] };
+}

@@ -1,27 +1,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNifti } from '../../../main/io/nifti.js';
 import { IDENTITY, type Volume } from '../../../main/io/volume.js';
 import { nextClockTime, pretrainCommand } from '../../../main/cli/commands/pretrain.js';
 import { UsageError } from '../../../main/cli/command.js';
 import { phantomSlices } from './phantoms.js';
+import { jsonLinesOf } from '../../support/cli.js';
 
 /** Runs the command, returning exit code and the JSON lines it printed. */
-async function run(argv: string[]): Promise<{ code: number; lines: Record<string, unknown>[] }> {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await pretrainCommand.run(argv);
-    return { code, lines: out.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = (argv: string[]) => jsonLinesOf(() => pretrainCommand.run(argv));
 
 describe('pix2rep pretrain', () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNifti } from '../../../../main/io/nifti.js';
 import { IDENTITY, type Volume } from '../../../../main/io/volume.js';
 import { pretrainCommand } from '../../../../main/cli/commands/pretrain.js';
@@ -10,6 +10,7 @@ import { pretrainConfig } from '../../../../main/ml/config.js';
 import { describeExpectation, expectWindow, referenceStepSeconds } from '../../../../main/ml/pretrain/expectation.js';
 import { readReadout } from '../../../../main/ml/pretrain/readout.js';
 import { Rng } from '../../../../main/ml/augment/rng.js';
+import { jsonLinesOf } from '../../../support/cli.js';
 
 describe('what a window buys', () => {
   it('counts steps and epochs as the loop does (hand-computed)', () => {
@@ -37,19 +38,7 @@ describe('what a window buys', () => {
 });
 
 /** Runs the command, returning exit code and the JSON lines it printed. */
-async function run(argv: string[]): Promise<{ code: number; lines: Record<string, unknown>[] }> {
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await pretrainCommand.run(argv);
-    return { code, lines: out.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = (argv: string[]) => jsonLinesOf(() => pretrainCommand.run(argv));
 
 describe('pix2rep pretrain --readout', () => {
   let dir: string;
