@@ -109,6 +109,38 @@ export interface ExperimentResult {
   evaluation?: { on: 'test' | 'dev'; patients: string[]; selection: string[] };
   /** Pretraining slices (more than the ED/ES slices with frames=cine) and how many pool patients had a cine. */
   pretrainingData?: { slices: number; cinePatients: number };
+  /**
+   * Every finished invocation on this work folder, this one last: a budget run in parts (or a report rewritten
+   * from cached runs) reports the time of all of them, not just the last one's few seconds.
+   */
+  invocations?: Invocation[];
+}
+
+export interface Invocation {
+  finishedAt: string;
+  seconds: number;
+  /** Runs trained by this invocation, and runs taken from earlier ones. */
+  trainedRuns: number;
+  reusedRuns: number;
+}
+
+export const INVOCATIONS_FILE = 'invocations.json';
+
+/** Appends this invocation to the folder's record (atomically) and returns the whole record. */
+export function recordInvocation(dir: string, inv: Invocation): Invocation[] {
+  const f = join(dir, INVOCATIONS_FILE);
+  let all: Invocation[] = [];
+  if (existsSync(f)) {
+    try {
+      all = JSON.parse(readFileSync(f, 'utf8')) as Invocation[];
+    } catch {
+      all = []; // torn: start the record again rather than fail a finished experiment
+    }
+  }
+  all.push(inv);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(f, Buffer.from(JSON.stringify(all, null, 1), 'utf8'));
+  return all;
 }
 
 export interface ExperimentOptions {
@@ -316,6 +348,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     ] as Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }>
   ).filter((m) => m.backbone === null || pretrainMethods.includes(m.backbone));
   const runs: RunResult[] = [];
+  let reusedRuns = 0;
   const cache = new RunCache(runsDir, runCacheKey(budget, split, pretraining.map((p) => [p.method, p.steps, p.checkpoint]), levers, evalOn));
   const downstream = leverFewShotOverrides(levers);
   const report = (r: RunResult, cached: boolean) =>
@@ -328,6 +361,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     const done = cache.get(regime, seed, id);
     if (done && done.base === base) {
       runs.push(done);
+      reusedRuns += 1;
       report(done, true);
       return;
     }
@@ -374,10 +408,18 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     const labeled = await labeledOf(split.labeled[regime]);
     for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'supervised', 'supervised', null);
   }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const invocations = recordInvocation(resultDir(opts.workDir, levers, evalOn), {
+    finishedAt: new Date().toISOString(),
+    seconds: Math.round(wallSeconds),
+    trainedRuns: runs.length - reusedRuns,
+    reusedRuns,
+  });
   return {
     budget,
     backend: tf.getBackend(),
-    wallSeconds: (performance.now() - t0) / 1000,
+    wallSeconds,
+    invocations,
     pretraining,
     runs,
     split: { pool: pool.length, dev, test: evalOn === 'dev' ? take(split.test, budget.testPatients) : testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },

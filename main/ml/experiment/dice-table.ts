@@ -40,3 +40,16 @@ export function patientScores(runs: RunResult[]): Map<string, number> {
 
 /** A difference with its sign always shown (a typographic minus), three decimals. */
 export const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+
+/**
+ * "wall time …" of a report: the time of every invocation on the work folder, so a budget run in parts, or a
+ * report rewritten from cached runs, shows what the whole experiment took.
+ */
+export function wallTimeText(r: ExperimentResult): string {
+  const inv = r.invocations ?? [];
+  const minutes = (s: number) => `${(s / 60).toFixed(1)} min`;
+  if (inv.length < 2) return `wall time ${minutes(r.wallSeconds)}`;
+  const total = inv.reduce((a, x) => a + x.seconds, 0);
+  const parts = inv.map((x) => `${minutes(x.seconds)} (${x.trainedRuns} runs trained${x.reusedRuns ? `, ${x.reusedRuns} reused` : ''})`).join(' + ');
+  return `wall time ${minutes(total)} over ${inv.length} invocations on the same work folder: ${parts}`;
+}

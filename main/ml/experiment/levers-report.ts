@@ -1,6 +1,6 @@
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference } from './paired.js';
-import { diceTableLines, METHOD_ORDER, patientScores, signed } from './dice-table.js';
+import { diceTableLines, METHOD_ORDER, patientScores, signed, wallTimeText } from './dice-table.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
 
 /**
@@ -76,7 +76,7 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
   const lines = [
     `### ACDC, budget \`${b.name}\`, levers: ${args.length ? args.map((a) => `\`${a}\``).join(', ') : 'none (baseline)'}; scored on ${ev.on} patients`,
     '',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, wall time ${(r.wallSeconds / 60).toFixed(1)} min. Reproduce: \`${command}\`.`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, ${wallTimeText(r)}. Reproduce: \`${command}\`.`,
     '',
     `Budget \`${b.name}\` before the overrides: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; pretraining ${b.pretrainSteps} steps; ` +
       `downstream ${b.downstreamSteps} steps, linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}. ` +

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference, type PairedDifference } from './paired.js';
-import { diceTableLines, METHOD_ORDER, patientScores, signed } from './dice-table.js';
+import { diceTableLines, METHOD_ORDER, patientScores, signed, wallTimeText } from './dice-table.js';
 
 /** The Markdown section of one experiment: settings, the Dice table (mean ± SD over seeds), the command. */
 export function experimentMarkdown(r: ExperimentResult, command: string): string {
@@ -11,7 +11,7 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
   const lines = [
     `### ACDC, budget \`${b.name}\``,
     '',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, wall time ${(r.wallSeconds / 60).toFixed(1)} min. ` +
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, ${wallTimeText(r)}. ` +
       `Reproduce: \`${command}\`.`,
     '',
     `Budget: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; ${b.preprocess.size}² at ${b.preprocess.spacingMm} mm; ` +
@@ -58,7 +58,9 @@ function pairedSection(r: ExperimentResult): string[] {
       if (runs.length) out.push(`| ${regime} | ${m} − supervised | ${describe(pairedDifference(patientScores(runs), patientScores(base)))} |`);
     }
   }
-  const pix2rep = METHOD_ORDER.filter((m) => m !== 'supervised' && runsOf('1', m).length > 0);
+  // Mean Teacher counts as a Pix2Rep method only when it was built on a pretrained backbone.
+  const usesPretraining = (m: MethodId) => (m === 'mean-teacher' ? runsOf('1', m)[0]?.base?.startsWith('pix2rep') === true : m !== 'supervised');
+  const pix2rep = METHOD_ORDER.filter((m) => usesPretraining(m) && runsOf('1', m).length > 0);
   const validation = (m: MethodId) => {
     const xs = runsOf('1', m).map((x) => x.validationDice ?? 0);
     return xs.reduce((a, v) => a + v, 0) / xs.length;

@@ -1,8 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pairedDifference, tQuantile975 } from '../../../main/ml/experiment/paired.js';
 import { experimentMarkdown } from '../../../main/ml/experiment/report.js';
 import { BUDGETS } from '../../../main/ml/experiment/budgets.js';
-import type { ExperimentResult, MethodId, RunResult } from '../../../main/ml/experiment/acdc.js';
+import { recordInvocation, type ExperimentResult, type MethodId, type RunResult } from '../../../main/ml/experiment/acdc.js';
+import { wallTimeText } from '../../../main/ml/experiment/dice-table.js';
 
 describe('paired differences', () => {
   it('pairs by patient and gives the Student-t interval computed by hand', () => {
@@ -61,5 +65,26 @@ describe('experiment report', () => {
     expect(md).toContain('| 2 vs 1 | pix2rep-finetune at 1 − supervised at 2 | +0.050 |');
     expect(md).toContain('| 5 vs 1 | pix2rep-finetune at 1 − supervised at 5 | −0.150 |');
     expect(md).toContain('the supervised baseline alone also at 2 and 5 labeled patients');
+
+    // Mean Teacher built on the supervised network is no Pix2Rep method, even when the dev patients prefer it.
+    result.runs.push({ ...run('1', 1, 'mean-teacher', [0.9, 0.9], 0.95), base: 'supervised' });
+    expect(experimentMarkdown(result, 'x')).toContain('| 5 vs 1 | pix2rep-finetune at 1 − supervised at 5 |');
+    result.runs[result.runs.length - 1]!.base = 'pix2rep-finetune';
+    expect(experimentMarkdown(result, 'x')).toContain('| 5 vs 1 | mean-teacher at 1 − supervised at 5 | +0.050 |');
+  });
+
+  it('reports the time of every invocation on the work folder, not only the last', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2r-inv-'));
+    try {
+      recordInvocation(dir, { finishedAt: '2026-11-26T05:51:00Z', seconds: 5982, trainedRuns: 24, reusedRuns: 0 });
+      const all = recordInvocation(dir, { finishedAt: '2026-11-26T06:00:00Z', seconds: 6, trainedRuns: 0, reusedRuns: 24 });
+      expect(JSON.parse(readFileSync(join(dir, 'invocations.json'), 'utf8'))).toEqual(all);
+      const r = { wallSeconds: 6, invocations: all } as ExperimentResult;
+      // 5982 + 6 s = 99.8 min
+      expect(wallTimeText(r)).toBe('wall time 99.8 min over 2 invocations on the same work folder: 99.7 min (24 runs trained) + 0.1 min (0 runs trained, 24 reused)');
+      expect(wallTimeText({ wallSeconds: 90, invocations: all.slice(0, 1) } as ExperimentResult)).toBe('wall time 1.5 min');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
