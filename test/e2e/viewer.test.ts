@@ -1,15 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../main/serve/server.js';
-import { launchChromium } from '../support/browser.js';
-import { dataPath, hasData, MISSING_DATA } from '../support/data.js';
-import { ensureRendererBuilt, keepScreenshot } from '../support/e2e.js';
+import { hasData, MISSING_DATA } from '../support/data.js';
+import { keepScreenshot, settle, showVolume, startTwin, VIEWPORT, type Twin } from '../support/e2e.js';
 import { decodePng, type DecodedPng } from '../support/png.js';
 
-const VIEWPORT = { width: 1280, height: 720 };
 const PATIENT = 'acdc/training/patient001';
 /** Has the 4D cine (12 frames), for the frame slider and play/pause. */
 const CINE_PATIENT = 'acdc/training/patient090';
@@ -87,43 +81,17 @@ function bluePixels(shot: { img: DecodedPng; region: Region }): number {
   return n;
 }
 
-/** Wait until the view has drawn what the state says: two animation frames after the last change. */
-async function settle(page: Page): Promise<void> {
-  await page.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))');
-}
-
 describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PATIENT}) ${hasData(PATIENT) ? '' : MISSING_DATA}`, () => {
-  let server: RunningServer;
-  let browser: Browser;
-  let workspace: string;
-
+  let twin: Twin;
   beforeAll(async () => {
-    await ensureRendererBuilt();
-    workspace = mkdtempSync(join(tmpdir(), 'pix2rep-e2e-viewer-'));
-    server = await startServer({ port: 0, workspace });
-    await server.engine.call('library.import', { paths: [dataPath(PATIENT)], labels: '*_gt.nii.gz' });
-    if (hasData(CINE_PATIENT)) await server.engine.call('library.import', { paths: [dataPath(CINE_PATIENT)], labels: '*_gt.nii.gz' });
-    ({ browser } = await launchChromium());
+    twin = await startTwin({ name: 'viewer', patients: hasData(CINE_PATIENT) ? [PATIENT, CINE_PATIENT] : [PATIENT] });
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (workspace) rmSync(workspace, { recursive: true, force: true });
-  });
+  afterAll(() => twin?.close());
 
   async function openViewer(): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(server.url);
-    await page.getByTestId('volume-row').first().click();
-    await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient001_frame01' }).waitFor();
+    const { page, problems } = await twin.openPage();
+    await showVolume(page, 'patient001_frame01');
     await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
-    await page.locator('[data-testid="slice-view"] canvas').waitFor();
     await settle(page);
     return { page, problems };
   }
@@ -225,7 +193,7 @@ describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PA
     await page.keyboard.press('v');
 
     await page.getByTestId('save-state').filter({ hasText: 'All changes saved' }).waitFor({ timeout: 15_000 });
-    const { studies } = await server.engine.call('library.listStudies', {});
+    const { studies } = await twin.server.engine.call('library.listStudies', {});
     const vol = studies[0]!.series[0]!.volumes.find((v) => v.name === 'patient001_frame01')!;
     expect(vol.annotations.filter((a) => a.source === 'manual').map((a) => a.annotatedSlices)).toEqual([2]);
 
@@ -285,14 +253,9 @@ describe.skipIf(!hasData(PATIENT))(`slice viewer and annotation tools (ACDC ${PA
   });
 
   it.skipIf(!hasData(CINE_PATIENT))('steps and plays the frames of a cine', async () => {
-    const page = await browser.newPage({ viewport: VIEWPORT, deviceScaleFactor: 1 });
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await page.goto(server.url);
-    await page.getByTestId('volume-row').filter({ hasText: 'patient090_4d' }).click();
-    await page.getByTestId('viewer-volume-name').filter({ hasText: 'patient090_4d' }).waitFor();
+    const { page, problems } = await twin.openPage({ consoleErrors: false });
+    await showVolume(page, 'patient090_4d');
     await page.getByTestId('frame-index').filter({ hasText: '1' }).waitFor();
-    await page.locator('[data-testid="slice-view"] canvas').waitFor();
     await settle(page);
     const f1 = await grab(page);
     expect(greyStats(f1).sd).toBeGreaterThan(10);

@@ -24,6 +24,7 @@ import { pretrainConfig } from '../../../../main/ml/config.js';
 import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
 import { readReadout } from '../../../../main/ml/pretrain/readout.js';
 import { dataPath, hasData } from '../../../support/data.js';
+import { jsonLinesOf } from '../../../support/cli.js';
 
 describe('lever parsing', () => {
   it('parses every kind of value and names the offending key otherwise', () => {
@@ -185,20 +186,11 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     const report = join(dir, 'EVALUATION.md');
     writeFileSync(report, '# Evaluation\n\n<!-- experiment:acdc:smoke:start -->\nthe budget section\n<!-- experiment:acdc:smoke:end -->\n');
     const work = join(dir, 'work');
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      const argv = ['acdc', '--budget', 'smoke', '--set', 'method=v1', '--set', 'temperature=0.2', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'readout=3'];
-      const code = await experimentCommand.run([...argv, '--set', 'probeSteps=4', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']);
-      expect(code).toBe(0);
-    } finally {
-      process.stdout.write = write;
-    }
-    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const argv = ['acdc', '--budget', 'smoke', '--set', 'method=v1', '--set', 'temperature=0.2', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'readout=3'];
+    const { code, lines: events } = await jsonLinesOf(() =>
+      experimentCommand.run([...argv, '--set', 'probeSteps=4', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']),
+    );
+    expect(code).toBe(0);
     const done = events.find((e) => e.event === 'done') as {
       runs: Array<{ method: string; mean: Record<string, number> }>;
       evaluation: { on: string; patients: string[]; selection: string[] };

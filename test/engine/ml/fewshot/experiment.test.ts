@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { experimentCommand } from '../../../../main/cli/commands/experiment.js';
 import { loadSplit } from '../../../../main/ml/experiment/acdc.js';
 import { dataPath, hasData } from '../../../support/data.js';
+import { jsonLinesOf } from '../../../support/cli.js';
 
 /**
  * `pix2rep experiment acdc --budget smoke` end to end (pretraining v1 and v2, five methods and Mean Teacher,
@@ -32,19 +33,11 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke', () =
     const report = join(dir, 'EVALUATION.md');
     writeFileSync(report, '# Evaluation\n\nText written by hand.\n');
     const run = async () => {
-      const lines: string[] = [];
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: string | Uint8Array) => {
-        lines.push(String(chunk));
-        return true;
-      }) as typeof process.stdout.write;
-      try {
-        const code = await experimentCommand.run(['acdc', '--budget', 'smoke', '--data', dataPath('acdc'), '--work', join(dir, 'work'), '--report', report, '--json']);
-        expect(code).toBe(0);
-      } finally {
-        process.stdout.write = write;
-      }
-      return lines.map((l) => JSON.parse(l) as { event: string; text?: string; runs?: Array<{ method: string; mean: Record<string, number> }> });
+      const { code, lines } = await jsonLinesOf<{ event: string; text?: string; runs?: Array<{ method: string; mean: Record<string, number> }> }>(() =>
+        experimentCommand.run(['acdc', '--budget', 'smoke', '--data', dataPath('acdc'), '--work', join(dir, 'work'), '--report', report, '--json']),
+      );
+      expect(code).toBe(0);
+      return lines;
     };
     const events = await run();
     const done = events.find((e) => e.event === 'done')!;
