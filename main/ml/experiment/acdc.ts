@@ -350,7 +350,6 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const runs: RunResult[] = [];
   let reusedRuns = 0;
   const cache = new RunCache(runsDir, runCacheKey(budget, split, pretraining.map((p) => [p.method, p.steps, p.checkpoint]), levers, evalOn));
-  const downstream = leverFewShotOverrides(levers);
   const report = (r: RunResult, cached: boolean) =>
     log(
       `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
@@ -365,8 +364,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       report(done, true);
       return;
     }
+    // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
+    const finetunesBackbone = backbone !== null && mode !== 'linear';
     const cfg = fewShotConfig(mode, {
-      ...downstream,
+      ...leverFewShotOverrides(levers, finetunesBackbone),
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
       preprocess: pre,

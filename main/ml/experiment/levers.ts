@@ -33,6 +33,17 @@ export interface Levers {
   rotation?: number;
   /** Downstream flips along x and y (each 1/3), for every method. */
   flips?: boolean;
+  /**
+   * Pretraining views: the paper's (rotation, flips, zoom-crop, intensity changes) or geometric only (rotation
+   * and flips): the embedding inspector measured the loss falling within 40 steps with the latter and barely
+   * moving over 160 with the former (docs/PERFORMANCE.md, equivariance).
+   */
+  views?: 'paper' | 'geometric';
+  /**
+   * Backbone learning rate of fine-tuning (and of Mean Teacher built on it); the paper's 5e-5 barely moves the
+   * backbone in a CPU budget's few dozen steps. The supervised baseline keeps its own rate.
+   */
+  finetuneLr?: number;
   /** Readout every N pretraining steps, or off. Not a recipe change: it does not enter keys or folders. */
   readout?: number | 'off';
   /** Linear-probe steps of each readout. */
@@ -82,12 +93,14 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
     return n;
   } },
   flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
+  views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
+  finetuneLr: { help: 'backbone learning rate of fine-tuning (default 5e-5; the supervised baseline keeps 1e-3)', parse: (v) => posNum('finetuneLr', v) },
   readout: { help: 'linear-probe readout every N pretraining steps, or off', parse: (v) => (v === 'off' ? 'off' : posInt('readout', v)) },
   probeSteps: { help: 'linear-probe steps of each readout', parse: (v) => posInt('probeSteps', v) },
 };
 
 /** Keys that change the pretrained weights: a change gives the pretraining its own folder. */
-const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps'];
+const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps', 'views'];
 /** Keys that change no result: left out of cache keys and folder names. */
 const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps'];
 
@@ -159,13 +172,25 @@ export function leverPretrainOverrides(l: Levers, pretrainSteps: number): Pretra
         : {}),
     };
   }
+  if (l.views === 'geometric') {
+    o.augment = {
+      spatial: { zoomScale: [1, 1], elastic: { p: 0 } },
+      intensity: { noise: { p: 0 }, blur: { p: 0 }, gamma: { p: 0 }, biasField: { p: 0 }, inversion: { p: 0 } },
+    };
+  }
   return o;
 }
 
-/** Downstream overrides: the same augmentation for every method, the supervised baseline included. */
-export function leverFewShotOverrides(l: Levers): FewShotOverrides {
+/**
+ * Downstream overrides of one method: the same augmentation for every method, the supervised baseline
+ * included; the fine-tuning backbone rate only where a pretrained backbone is fine-tuned.
+ */
+export function leverFewShotOverrides(l: Levers, finetunesBackbone = false): FewShotOverrides {
   const augment: NonNullable<FewShotOverrides['augment']> = {};
   if (l.rotation !== undefined) augment.rotationDeg = [-l.rotation, l.rotation];
   if (l.flips !== undefined) augment.flipWeights = l.flips ? { x: 1, y: 1, none: 1 } : { x: 0, y: 0, none: 1 };
-  return Object.keys(augment).length ? { augment } : {};
+  return {
+    ...(Object.keys(augment).length ? { augment } : {}),
+    ...(finetunesBackbone && l.finetuneLr !== undefined ? { lr: { backbone: l.finetuneLr } } : {}),
+  };
 }
