@@ -47,6 +47,9 @@ export interface PageOptions {
 /** A page at the viewport (device scale 1) that records uncaught errors, and console errors, for the test to check. */
 export async function openPage(browser: Browser, url: string, options: PageOptions = {}): Promise<{ page: Page; problems: string[] }> {
   const page = await browser.newPage({ viewport: options.viewport ?? VIEWPORT, deviceScaleFactor: 1 });
+  // Playwright's 30 s default is too short for a software-rendered screenshot while a pretraining job in the
+  // same test takes the CPU (a CI run timed out there); waits that fail still fail, only later.
+  page.setDefaultTimeout(90_000);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   if (options.consoleErrors ?? true)
