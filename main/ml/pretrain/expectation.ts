@@ -6,7 +6,8 @@ import type { PretrainConfig } from '../config.js';
  * reference measured by `pix2rep bench train-step` (docs/PERFORMANCE.md), scaled to the configuration.
  */
 
-export const NIGHT_SECONDS = 8 * 3600;
+/** One night: the app's overnight window, 22:00 to 07:00 (renderer/stores/jobs.ts OVERNIGHT). */
+export const NIGHT_SECONDS = 9 * 3600;
 
 export interface WindowExpectation {
   windowSeconds: number;
