@@ -5,7 +5,7 @@ import type { PretrainConfig } from '../config.js';
 import { fewShotConfig } from '../fewshot/config.js';
 import type { LabeledSlice } from '../fewshot/data.js';
 import { disposeSegmenter, predictClasses } from '../fewshot/segmenter.js';
-import { runFewShot } from '../fewshot/train.js';
+import { classOverlap, runFewShot } from '../fewshot/train.js';
 
 /**
  * Readout along pretraining: the linear probe (ml/fewshot, mode `linear`, frozen backbone) trained on a few
@@ -82,14 +82,7 @@ export function writeReadout(outDir: string, rec: ReadoutRecord): void {
  * reference scores 1 (nothing to find, nothing found).
  */
 export function pooledDice(pred: Uint8Array, ref: Uint8Array, classes: number): number[] {
-  const inter = new Float64Array(classes);
-  const ps = new Float64Array(classes);
-  const rs = new Float64Array(classes);
-  for (let i = 0; i < pred.length; i++) {
-    ps[pred[i]!]! += 1;
-    rs[ref[i]!]! += 1;
-    if (pred[i] === ref[i]) inter[pred[i]!]! += 1;
-  }
+  const { inter, ps, rs } = classOverlap(pred, ref, classes);
   const out: number[] = [];
   for (let c = 1; c < classes; c++) out.push(ps[c]! + rs[c]! === 0 ? 1 : (2 * inter[c]!) / (ps[c]! + rs[c]!));
   return out;
