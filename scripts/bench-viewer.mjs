@@ -3,6 +3,7 @@
 //   node scripts/bench-viewer.mjs [--steps 120] [--layout 1|2] [--profile] [--patient acdc/training/patient001]
 //                                 [--static DIR  (serve a renderer built elsewhere instead of building this one)]
 //                                 [--mode slice|zoom|dom] [--trace FILE.json] [--chromium-arg=--flag ...]
+//                                 [--layers all|edit|reference|image] [--viewport 1280x720] [--gl-calls]
 // Builds the renderer into a temporary folder (never touches dist/), imports one ACDC patient into a temporary
 // workspace, opens its ED volume at 1280x720 with the edited annotation (a painted stroke) and the imported
 // ground truth as a reference overlay, then steps one slice per animation frame and reports
@@ -38,9 +39,24 @@ const { values: opts } = parseArgs({
     'chromium-arg': { type: 'string', multiple: true, default: [] },
     // Save what the view shows before scrolling (a check that the overlays really are drawn).
     screenshot: { type: 'string' },
+    // Which layers the first view draws (the others are switched off in its view state, so their actors go).
+    layers: { type: 'string', default: 'all' },
+    // The page size: the view's canvas scales with it (to see whether a frame's cost follows its pixels).
+    viewport: { type: 'string', default: '1280x720' },
+    // Count the WebGL calls the page makes per scroll step (draws, uploads, program switches, clears).
+    'gl-calls': { type: 'boolean', default: false },
   },
 });
 const steps = Number(opts.steps);
+const [vw, vh] = opts.viewport.split('x').map(Number);
+if (!(vw > 0 && vh > 0)) {
+  console.error(`bench-viewer: --viewport ${opts.viewport} is not WIDTHxHEIGHT`);
+  process.exit(2);
+}
+if (!['all', 'edit', 'reference', 'image'].includes(opts.layers)) {
+  console.error(`bench-viewer: --layers ${opts.layers} is not one of all, edit, reference, image`);
+  process.exit(2);
+}
 const dataRoot = resolve(process.env.PIX2REP_TEST_DATA ?? join(root, '..', 'shared', 'data'));
 const patientDir = join(dataRoot, opts.patient);
 if (!existsSync(patientDir)) {
@@ -64,7 +80,24 @@ try {
   await server.engine.call('library.import', { paths: [patientDir], labels: '*_gt.nii.gz' });
   const found = await findChromium();
   browser = await chromium.launch({ executablePath: found.executablePath, headless: true, args: [...CHROMIUM_ARGS, ...opts['chromium-arg']] });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 });
+  const page = await browser.newPage({ viewport: { width: vw, height: vh }, deviceScaleFactor: 1 });
+  if (opts['gl-calls']) {
+    // Wrap every WebGL2 method before the page's scripts run; the scroll loop reads and resets the counts.
+    await page.addInitScript(() => {
+      const counts = {};
+      window.__glCalls = counts;
+      const proto = WebGL2RenderingContext.prototype;
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        const d = Object.getOwnPropertyDescriptor(proto, name);
+        if (!d || typeof d.value !== 'function' || name === 'constructor') continue;
+        const f = d.value;
+        proto[name] = function (...args) {
+          counts[name] = (counts[name] ?? 0) + 1;
+          return f.apply(this, args);
+        };
+      }
+    });
+  }
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && console.error(`console: ${m.text()}`));
   await page.goto(server.url);
@@ -90,6 +123,17 @@ try {
   await page.keyboard.press('v');
   await page.getByTestId('reference-select').selectOption({ index: 1 });
   await page.waitForTimeout(500);
+  if (opts.layers !== 'all') {
+    // Through the app's own view state (the Pinia store behind the root component), as the layout-2
+    // checkboxes do: a layer switched off there is unmounted, its actor removed.
+    await page.evaluate((layers) => {
+      const pinia = document.querySelector('#app').__vue_app__.config.globalProperties.$pinia;
+      const main = pinia._s.get('viewer').views.main;
+      main.showLabels = layers === 'edit';
+      main.showReference = layers === 'reference';
+    }, opts.layers);
+    await page.waitForTimeout(300);
+  }
   await view.hover();
   if (opts.screenshot) await page.screenshot({ path: opts.screenshot });
   const dims = await page.locator('.bar .dim').first().innerText();
@@ -127,6 +171,7 @@ try {
     const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
     const watchers = [];
     let last = await frame();
+    if (window.__glCalls) for (const k of Object.keys(window.__glCalls)) delete window.__glCalls[k];
     for (let s = 0; s < n; s++) {
       const t0 = performance.now();
       key(s % 16 < 8 ? 'ArrowDown' : 'ArrowUp');
@@ -145,7 +190,8 @@ try {
       intervals.push(t - last);
       last = t;
     }
-    return { intervals, work, finish, watchers };
+    const calls = window.__glCalls ? { ...window.__glCalls } : null;
+    return { intervals, work, finish, watchers, calls };
   }, [steps, opts.mode]);
   if (opts.trace) await browser.stopTracing();
   let profile = null;
@@ -166,7 +212,7 @@ try {
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   const fmt = (a) => `mean ${mean(a).toFixed(1)} ms, median ${q(a, 0.5).toFixed(1)} ms, p95 ${q(a, 0.95).toFixed(1)} ms`;
   const [l1, l5] = loadavg();
-  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, 1280x720, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
+  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, layers ${opts.layers}, ${vw}x${vh}, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
   console.log(`WebGL: ${context}${opts['chromium-arg'].length ? `; extra Chromium flags ${opts['chromium-arg'].join(' ')}` : ''}`);
   console.log(`machine: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min)`);
   console.log(`${opts.mode} frame interval: ${fmt(scroll.intervals)}`);
@@ -174,6 +220,11 @@ try {
   console.log(`vtk render (main thread): ${fmt(scroll.work)}`);
   console.log(`glFinish after the render: ${fmt(scroll.finish)}`);
   console.log(`idle frame interval:   ${fmt(idle)}`);
+  if (scroll.calls) {
+    // glFinish of the measuring loop itself is one per step; everything else is the page's.
+    const rows = Object.entries(scroll.calls).sort((a, b) => b[1] - a[1]);
+    console.log(`WebGL calls per step: ${rows.map(([k, n]) => `${k} ${(n / steps).toFixed(1)}`).join(', ')}`);
+  }
   if (profile) {
     // Self time per function from the sampled profile: hit counts times the mean sample interval.
     const total = profile.endTime - profile.startTime;

@@ -92,6 +92,12 @@ export function makeLabelLayer(
   prop.setScalarOpacity(0, opacities);
   // Drawn a hair towards the camera so it never z-fights with the image slice in the same plane.
   layer.actor.setPosition(0, 0, -Math.min(...spacing) * lift);
+  // Drawn in the opaque pass whatever its opacity, blended over what is below it (vtk keeps alpha blending
+  // on in that pass; the view orders the layers, RenderView.addLayer). A translucent layer would instead send
+  // vtk through its order-independent transparency pass: two float render targets and a compositing quad per
+  // frame, for a single flat layer whose plain blend is exact. Without a GPU that pass cost 50 ms a frame
+  // (docs/PERFORMANCE.md, viewer).
+  layer.actor.setForceOpaque(true);
   return {
     ...layer,
     setStyle(labels, fillOpacity, outline) {

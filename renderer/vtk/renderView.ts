@@ -7,7 +7,9 @@ import '@kitware/vtk.js/Rendering/OpenGL/ImageSlice';
 import vtkOpenGLRenderWindow from '@kitware/vtk.js/Rendering/OpenGL/RenderWindow';
 import vtkRenderWindow from '@kitware/vtk.js/Rendering/Core/RenderWindow';
 import vtkRenderer from '@kitware/vtk.js/Rendering/Core/Renderer';
+import type vtkProp from '@kitware/vtk.js/Rendering/Core/Prop';
 import type { InjectionKey } from 'vue';
+import { orderByRank } from './layerOrder.js';
 
 /**
  * One vtk render window bound to a DOM container. The view component owns it (creates it on mount,
@@ -15,6 +17,13 @@ import type { InjectionKey } from 'vue';
  */
 export interface RenderView {
   renderer: vtkRenderer;
+  /**
+   * Add a layer's actor to be drawn after every layer of a lower rank (image 0, reference labels 1, edited
+   * labels 2; actors added with `renderer.addActor` come last). Layers are drawn in one pass, each a hair
+   * nearer the camera than the one below and depth-tested, so their order must not depend on which one's
+   * data happened to load first.
+   */
+  addLayer(actor: vtkProp, rank: number): void;
   /** Ask for a frame; many requests within one animation frame draw once. */
   requestRender(): void;
   /** Draw now: after a resize, which clears the canvas, so no blank frame reaches the screen. */
@@ -40,6 +49,7 @@ export function createRenderView(container: HTMLElement, background: [number, nu
   gl.setContainer(container);
   let pending = 0;
   let disposed = false;
+  const ranks = new WeakMap<vtkProp, number>();
 
   const resize = (): [number, number] => {
     const { width, height } = container.getBoundingClientRect();
@@ -52,6 +62,14 @@ export function createRenderView(container: HTMLElement, background: [number, nu
 
   return {
     renderer,
+    addLayer(actor, rank) {
+      ranks.set(actor, rank);
+      const props = renderer.getViewProps();
+      const ordered = orderByRank(props.includes(actor) ? props : [...props, actor], (p) => ranks.get(p));
+      renderer.removeAllViewProps();
+      for (const p of ordered) renderer.addViewProp(p);
+      renderer.modified();
+    },
     requestRender() {
       if (pending || disposed) return;
       pending = requestAnimationFrame(() => {
