@@ -6,6 +6,7 @@ import { annotationHandlers } from '../library/annotation-handlers.js';
 import { jobHandlers } from '../jobs/handlers.js';
 import { embedHandlers } from '../embed/handlers.js';
 import { mlHandlers } from '../ml/fewshot/handlers.js';
+import { pretrainHandlers } from '../ml/pretrain/handlers.js';
 
 export interface EngineOptions {
   /** Workspace folder (created on first use). */
@@ -28,5 +29,6 @@ export function createEngine(opts: EngineOptions): Engine {
   engine.register(jobHandlers(workspace));
   engine.register(embedHandlers(workspace));
   engine.register(mlHandlers(workspace));
+  engine.register(pretrainHandlers(workspace));
   return engine;
 }

@@ -53,3 +53,47 @@ export function describeExpectation(e: WindowExpectation, label: string, source:
   return `${label} (${h >= 1 ? `${h.toFixed(1)} h` : `${Math.round(e.windowSeconds / 60)} min`}): about ${e.steps.toLocaleString('en-US')} steps, ` +
     `${e.epochs.toFixed(1)} epochs of ${e.trainSlices} training slices, at ${e.secondsPerStep.toFixed(2)} s/step (${source})`;
 }
+
+export interface BudgetExpectation {
+  /** Steps the budget asks for (for a window: the steps that fit it). */
+  steps: number;
+  stepsPerEpoch: number;
+  epochs: number;
+  trainSlices: number;
+  batch: number;
+  /** Null when no step time is known for the configuration (no reference, no earlier run). */
+  secondsPerStep: number | null;
+  /** Clock time of the budget: steps × step time; the window itself for an overnight budget. */
+  seconds: number | null;
+}
+
+/**
+ * A step or epoch budget in steps, epochs and time (the app's pretraining form, before the run starts). The
+ * epoch count is the loop's own: floor(trainSlices / batch) steps each, the batch capped at the slice count.
+ */
+export function expectBudget(o: { budget: { steps: number } | { epochs: number }; secondsPerStep: number | null; trainSlices: number; batch: number }): BudgetExpectation {
+  if (!(o.trainSlices >= 1) || !(o.batch >= 1)) throw new Error(`need at least one training slice and a batch ≥ 1 (got ${o.trainSlices}, ${o.batch})`);
+  if (o.secondsPerStep !== null && !(o.secondsPerStep > 0)) throw new Error(`step time must be > 0 s (got ${o.secondsPerStep})`);
+  const stepsPerEpoch = Math.max(1, Math.floor(o.trainSlices / Math.min(o.batch, o.trainSlices)));
+  const steps = 'steps' in o.budget ? o.budget.steps : o.budget.epochs * stepsPerEpoch;
+  return {
+    steps,
+    stepsPerEpoch,
+    epochs: steps / stepsPerEpoch,
+    trainSlices: o.trainSlices,
+    batch: o.batch,
+    secondsPerStep: o.secondsPerStep,
+    seconds: o.secondsPerStep === null ? null : steps * o.secondsPerStep,
+  };
+}
+
+/** "5 h 34 min", "12 min", "40 s": a duration as a person says it. */
+export function spokenDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  const minutes = Math.round(whole / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes - h * 60;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}

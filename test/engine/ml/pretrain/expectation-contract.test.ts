@@ -1,0 +1,156 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../../../main/engine/create.js';
+import type { Engine } from '../../../../main/engine/engine.js';
+import { newId } from '../../../../main/library/catalog.js';
+import { pretrainConfig } from '../../../../main/ml/config.js';
+import { writeReadout, type ReadoutRecord } from '../../../../main/ml/pretrain/readout.js';
+import { openStore, syntheticWorkspace } from '../../jobs/fixture.js';
+
+/**
+ * ml.pretrainExpectation and ml.readouts on a real workspace (two synthetic cine volumes: 2 × 3 slices × 2
+ * frames = 12 slices), with finished runs and readout files put in the catalogue as the runner leaves them.
+ */
+describe('pretraining expectation and readouts on the contract', () => {
+  let ws: Awaited<ReturnType<typeof syntheticWorkspace>>;
+  let engine: Engine;
+  let empty: string;
+
+  beforeAll(async () => {
+    ws = await syntheticWorkspace('expect');
+    engine = createEngine({ workspace: ws.workspace });
+    empty = mkdtempSync(join(tmpdir(), 'p2r-expect-empty-'));
+  }, 60_000);
+  afterAll(() => {
+    ws?.cleanup();
+    rmSync(empty, { recursive: true, force: true });
+  });
+
+  /** A finished compact pretraining job with the given recorded throughputs (slices/s), and its backbone model. */
+  function finishedRun(name: string, rates: number[], workers = 1): { jobId: string; modelId: string; dir: string } {
+    const { lib, store } = openStore(ws.workspace);
+    try {
+      const job = store.create({ kind: 'pretrain', name, params: { method: 'pix2rep', preset: 'compact', steps: rates.length, ...(workers > 1 ? { workers } : {}) } });
+      rates.forEach((r, i) => store.recordProgress(job.id, null, { kind: 'step', step: i + 1, loss: 7, slicesPerSecond: r }));
+      store.update(job.id, {
+        status: 'done',
+        step: rates.length,
+        result: JSON.stringify({ step: rates.length, workers, config: pretrainConfig('compact') }),
+        finished_at: new Date().toISOString(),
+      });
+      const modelId = newId('model');
+      const now = new Date().toISOString();
+      lib.db
+        .prepare("INSERT INTO models (id, name, kind, status, config, metrics, path, created_at, updated_at) VALUES (?, ?, 'pretrain', 'ready', ?, '{}', ?, ?, ?)")
+        .run(modelId, name, JSON.stringify(pretrainConfig('compact')), job.path, now, now);
+      store.update(job.id, { model_id: modelId });
+      const dir = lib.abs(job.path!);
+      mkdirSync(dir, { recursive: true });
+      return { jobId: job.id, modelId, dir };
+    } finally {
+      lib.close();
+    }
+  }
+
+  it('before any run: the bench reference step time of the configuration', async () => {
+    const e = await engine.call('ml.pretrainExpectation', { method: 'pix2rep', preset: 'compact', budget: { kind: 'steps', amount: 1000 } });
+    expect(e.trainSlices + e.validationSlices).toBe(12);
+    expect(e.volumes).toBe(2);
+    expect(e.batch).toBe(8);
+    // 9 to 11 training slices at batch 8: one step per epoch.
+    expect(e.stepsPerEpoch).toBe(1);
+    expect(e.stepTime).toEqual({ source: 'reference', jobId: null, jobName: null, finishedAt: null });
+    expect(e.secondsPerStep).toBeCloseTo(5.42, 10);
+    expect(e).toMatchObject({ steps: 1000, epochs: 1000, nights: null, readout: null, readoutText: null });
+    // 1000 × 5.42 s = 5420 s = 90.3 min → "1 h 30 min".
+    expect(e.seconds).toBeCloseTo(5420, 6);
+    expect(e.text).toBe(`1,000 steps: about 1 h 30 min, 1000.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md).`);
+
+    // Overnight: 32400 s / 5.42 s = 5977.9 → 5977 steps; two workers: 32400 / 2.59 = 12509.7 → 12509.
+    const night = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight' } });
+    expect(night).toMatchObject({ steps: 5977, epochs: 5977, seconds: 32400, nights: null });
+    expect(night.text).toBe(`Overnight (22:00–07:00, 9 h): about 5,977 steps, 5977.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md).`);
+    const two = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight', amount: 20000 } , workers: 2 });
+    expect(two.steps).toBe(12509);
+    // 20000 epochs of one step each at 12509 steps a night: 2 nights.
+    expect(two.nights).toBe(2);
+    expect(two.text).toMatch(/at 2\.59 s\/step \(reference step time, docs\/PERFORMANCE\.md, 2 workers\); 20000 epochs take about 2 nights\.$/);
+
+    // Epochs budget: 10 epochs of 1 step.
+    const ep = await engine.call('ml.pretrainExpectation', { budget: { kind: 'epochs', amount: 10 } });
+    expect(ep).toMatchObject({ steps: 10, epochs: 10 });
+    expect(ep.text).toMatch(/^10 epochs: about 54 s, 10\.0 epochs of/);
+  }, 60_000);
+
+  it('says when no step time is known (paper preset) instead of inventing one', async () => {
+    const e = await engine.call('ml.pretrainExpectation', { preset: 'paper', budget: { kind: 'epochs', amount: 5 } });
+    expect(e.stepTime.source).toBe('none');
+    expect(e.secondsPerStep).toBeNull();
+    expect(e.seconds).toBeNull();
+    expect(e.text).toMatch(/^5 epochs: 5\.0 epochs of \d+ training slices \(1 steps each\); no step time is known for this configuration on this machine yet/);
+  }, 60_000);
+
+  it("uses this machine's last finished run of the same configuration, and quotes a comparable backbone's readout", async () => {
+    // Median of 1.5, 1.6, 1.7, 9 (a fast outlier) and 0.2 (a slow first step) is 1.6 slices/s: 8 / 1.6 = 5 s/step.
+    const run = finishedRun('night-1', [0.2, 1.5, 9, 1.6, 1.7]);
+    const e = await engine.call('ml.pretrainExpectation', { budget: { kind: 'steps', amount: 720 } });
+    expect(e.stepTime).toMatchObject({ source: 'last-run', jobId: run.jobId, jobName: 'night-1' });
+    expect(e.secondsPerStep).toBeCloseTo(5, 10);
+    expect(e.text).toMatch(/^720 steps: about 1 h, 720\.0 epochs of \d+ training slices at 5\.00 s\/step \(this machine's last run, night-1\)\.$/);
+    // Another worker count is another configuration: the reference again.
+    expect((await engine.call('ml.pretrainExpectation', { budget: { kind: 'steps', amount: 10 }, workers: 2 })).stepTime.source).toBe('reference');
+    // No readout stored yet: none quoted.
+    expect(e.readout).toBeNull();
+
+    const rec: ReadoutRecord = {
+      version: 1,
+      description: 'linear probe trained on patient001, scored on patient002',
+      structures: ['RV', 'MYO', 'LV'],
+      labeledSlices: 20,
+      validationSlices: 18,
+      points: [
+        { step: 0, epoch: 0, dice: { RV: 0.1, MYO: 0.2, LV: 0.3 }, mean: 0.2, probeSteps: 60, seconds: 3 },
+        { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, seconds: 3 },
+      ],
+    };
+    writeReadout(run.dir, rec);
+    const after = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight' } });
+    expect(after.readout).toEqual({ modelId: run.modelId, name: 'night-1', step: 500, epoch: 4.2, mean: 0.4, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 } });
+    expect(after.readoutText).toBe('A comparable backbone here, night-1, reached a linear-probe mean Dice of 0.400 at step 500 (epoch 4.2).');
+    // Another method is another configuration: its expectation quotes no readout.
+    expect((await engine.call('ml.pretrainExpectation', { method: 'pix2rep-v2', budget: { kind: 'overnight' } })).readout).toBeNull();
+
+    // ml.readouts: per model and per job, read back from the file; a run without readout maps to null, a
+    // damaged file is named with its reason.
+    const bare = finishedRun('night-2', [1]);
+    const broken = finishedRun('night-3', [1]);
+    writeFileSync(join(broken.dir, 'readout.json'), '{"version": 1, "points": [');
+    const r = await engine.call('ml.readouts');
+    const summary = { description: rec.description, structures: rec.structures, labeledSlices: 20, validationSlices: 18, points: rec.points.map(({ step, epoch, dice, mean }) => ({ step, epoch, dice, mean })) };
+    expect(r.models[run.modelId]).toEqual(summary);
+    expect(r.jobs[run.jobId]).toEqual(summary);
+    expect(r.models[bare.modelId]).toBeNull();
+    expect(r.jobs[bare.jobId]).toBeNull();
+    expect(r.jobs[broken.jobId]).toBeNull();
+    expect(r.problems).toHaveLength(2);
+    expect(r.problems[0]).toMatchObject({ id: broken.modelId, path: join(broken.dir, 'readout.json') });
+    expect(r.problems[0]!.reason).toMatch(/not a readout record/);
+    // Asked for one job only.
+    const one = await engine.call('ml.readouts', { jobs: [run.jobId], models: [] });
+    expect(Object.keys(one.jobs)).toEqual([run.jobId]);
+    expect(one.models).toEqual({});
+  }, 60_000);
+
+  it('refuses bad budgets and an empty workspace in words', async () => {
+    const bad = await engine.handle({ id: 1, method: 'ml.pretrainExpectation', params: { budget: { kind: 'steps' } } });
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_PARAMS' } });
+    expect(JSON.stringify(bad)).toMatch(/needs an amount/);
+    const none = await createEngine({ workspace: empty }).handle({ id: 2, method: 'ml.pretrainExpectation', params: { budget: { kind: 'overnight' } } });
+    expect(none).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+    expect(JSON.stringify(none)).toMatch(/no volumes to train on: import studies first/);
+    const unknown = await engine.handle({ id: 3, method: 'ml.pretrainExpectation', params: { budget: { kind: 'overnight' }, studies: ['study-nope'] } });
+    expect(JSON.stringify(unknown)).toMatch(/no stored volumes for study study-nope/);
+  }, 60_000);
+});
