@@ -2,10 +2,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PretrainJobParams } from '../../contract/jobs.js';
 import { initBackend } from '../../ml/backends/init.js';
-import { pretrainConfig, type PretrainOverrides } from '../../ml/config.js';
+import { pretrainConfig, type PretrainConfig, type PretrainOverrides } from '../../ml/config.js';
 import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
 import { splitSlices } from '../../ml/pretrain/source.js';
+import { libraryReadout } from '../../ml/pretrain/readout-data.js';
+import type { ReadoutOptions, ReadoutPoint } from '../../ml/pretrain/readout.js';
 import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
 import { parseParams } from './params.js';
@@ -39,6 +41,8 @@ export const pretrainTask: Task = async (ctx) => {
     ctx.log(`expectation: ${describeExpectation(e, 'one night on this CPU', 'bench reference')}`);
   }
 
+  const readout = await appReadout(ctx, config, trainSlices, p.steps, p.epochs, reference);
+
   const resume = prepareResume(ctx.job.jobDir);
   for (const r of resume.rejected) ctx.log(`checkpoint ${r.path} not used: ${r.reason}`);
   ctx.log(resume.from ? `resuming from the checkpoint at step ${resume.step}` : 'starting from scratch');
@@ -56,6 +60,13 @@ export const pretrainTask: Task = async (ctx) => {
     checkpointMinutes: p.checkpointMinutes,
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
     ...(p.checkpointEverySteps !== undefined ? { checkpointEvery: p.checkpointEverySteps } : {}),
+    ...(readout
+      ? {
+          readout,
+          onReadout: (r: ReadoutPoint) =>
+            ctx.log(`step ${r.step}: linear-probe Dice ${Object.entries(r.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')} (mean ${r.mean.toFixed(3)})`),
+        }
+      : {}),
     onProgress: (pr) => {
       ctx.send({
         type: 'progress',
@@ -95,6 +106,49 @@ export const pretrainTask: Task = async (ctx) => {
     },
   };
 };
+
+/** About this many readouts per run, or per night when the run is longer than one night. */
+const READOUTS_PER_RUN = 10;
+/** Probe steps per readout (as `pix2rep pretrain --readout`). */
+const READOUT_PROBE_STEPS = 60;
+/** Below this many planned steps a readout is not taken: the probes would cost more than the training. */
+const READOUT_MIN_STEPS = 50;
+
+/**
+ * The readout of an app pretraining (issue 10): when the library holds annotated slices of at least two
+ * studies, a linear probe trained on one and scored on the others every `every` steps, into readout.json
+ * beside the checkpoints. Never fails the job: a readout that cannot be built is logged and skipped.
+ */
+async function appReadout(
+  ctx: TaskContext,
+  config: PretrainConfig,
+  trainSlices: number,
+  steps: number | undefined,
+  epochs: number | undefined,
+  reference: number | null,
+): Promise<ReadoutOptions | null> {
+  if (trainSlices < 1) return null;
+  const stepsPerEpoch = Math.max(1, Math.floor(trainSlices / Math.min(config.train.batch, trainSlices)));
+  const planned = steps ?? (epochs ?? config.train.maxEpochs) * stepsPerEpoch;
+  if (planned < READOUT_MIN_STEPS) {
+    ctx.log(`no readout: ${planned} planned steps are fewer than ${READOUT_MIN_STEPS}`);
+    return null;
+  }
+  const night = reference !== null ? Math.floor(NIGHT_SECONDS / reference) : Infinity;
+  const every = Math.max(1, Math.ceil(Math.min(planned, night) / READOUTS_PER_RUN));
+  try {
+    const { options, reason } = await libraryReadout(ctx.job.workspace, config.preprocess, { every, probeSteps: READOUT_PROBE_STEPS });
+    if (!options) {
+      ctx.log(`no readout: ${reason}`);
+      return null;
+    }
+    ctx.log(`readout every ${every} steps: ${options.description} (${options.labeled.length} + ${options.validation.length} slices)`);
+    return options;
+  } catch (err) {
+    ctx.log(`no readout: ${(err as Error).message}`);
+    return null;
+  }
+}
 
 /**
  * Notices each new last.p2r (by its modification time) and copies it into the history, one copy at a time,

@@ -1,10 +1,42 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { readNifti } from '../../io/nifti.js';
+import { openLibrary } from '../../library/library.js';
 import type { PreprocessConfig } from '../config.js';
 import { niftiLabeledSlices, type LabeledSlice } from '../fewshot/data.js';
+import { workspaceTrainingData } from '../fewshot/library.js';
 import { findNiftiImages } from './source.js';
 import type { ReadoutOptions } from './readout.js';
+
+/** Annotated studies a library readout reads: one trains the probe, the others (at most 5) score it. */
+export const READOUT_STUDIES = 6;
+
+export interface ReadoutPlan {
+  every: number;
+  probeSteps: number;
+  batch?: number;
+}
+
+/**
+ * The one rule of every readout: the probe trains on the first group's slices (one patient or study) and is
+ * scored on all other groups' slices, so the score says how well the features carry over to unseen patients.
+ * Groups keep the order of `slices`.
+ */
+export function readoutByGroup(slices: readonly LabeledSlice[], classes: number[], plan: ReadoutPlan, names?: string[]): ReadoutOptions {
+  const groups = [...new Set(slices.map((s) => s.group))];
+  if (groups.length < 2) throw new Error(`a readout needs labeled slices of at least two patients or studies, found ${groups.length}`);
+  const first = groups[0]!;
+  return {
+    every: plan.every,
+    probeSteps: plan.probeSteps,
+    labeled: slices.filter((s) => s.group === first),
+    validation: slices.filter((s) => s.group !== first),
+    classes,
+    ...(names ? { names } : {}),
+    ...(plan.batch !== undefined ? { batch: plan.batch } : {}),
+    description: `linear probe trained on ${first}, scored on ${groups.slice(1).join(', ')}`,
+  };
+}
 
 /**
  * Readout slices from a folder of labeled NIfTI pairs (NAME.nii.gz + NAME_gt.nii.gz, the ACDC layout), for
@@ -12,7 +44,7 @@ import type { ReadoutOptions } from './readout.js';
  * scored on the others'; with a single folder, on the first pair and scored on the rest. The classes are the
  * label values found in the label maps.
  */
-export async function folderReadout(dir: string, pre: PreprocessConfig, plan: { every: number; probeSteps: number; batch?: number }): Promise<ReadoutOptions> {
+export async function folderReadout(dir: string, pre: PreprocessConfig, plan: ReadoutPlan): Promise<ReadoutOptions> {
   const pairs = (await findNiftiImages(dir))
     .map((image) => ({ image, gt: image.replace(/\.nii(\.gz)?$/, '_gt.nii$1') }))
     .filter((p) => existsSync(p.gt));
@@ -22,23 +54,46 @@ export async function folderReadout(dir: string, pre: PreprocessConfig, plan: { 
   if (values.size === 0) throw new Error(`${dir}: the label maps hold no labels`);
   if (values.size > 32) throw new Error(`${dir}: ${values.size} distinct label values: these are not label maps`);
   const classes = [...values].sort((a, b) => a - b);
-  const groups = [...new Set(pairs.map((p) => dirname(p.image)))];
-  const isFirst = groups.length > 1 ? (p: (typeof pairs)[number]) => dirname(p.image) === groups[0] : (p: (typeof pairs)[number]) => p === pairs[0];
-  const slicesOf = async (ps: typeof pairs): Promise<LabeledSlice[]> => {
-    const out: LabeledSlice[] = [];
-    for (const p of ps) out.push(...(await niftiLabeledSlices(p.image, p.gt, classes, pre, basename(dirname(p.image)))));
-    return out;
-  };
-  const train = pairs.filter(isFirst);
-  const scored = pairs.filter((p) => !isFirst(p));
-  const name = (ps: typeof pairs) => (groups.length > 1 ? [...new Set(ps.map((p) => basename(dirname(p.image))))] : ps.map((p) => basename(p.image))).join(', ');
-  return {
-    every: plan.every,
-    probeSteps: plan.probeSteps,
-    labeled: await slicesOf(train),
-    validation: await slicesOf(scored),
-    classes,
-    ...(plan.batch !== undefined ? { batch: plan.batch } : {}),
-    description: `linear probe trained on ${name(train)}, scored on ${name(scored)}`,
-  };
+  // A patient per sub-folder; in a flat folder every pair is its own group.
+  const perFolder = new Set(pairs.map((p) => dirname(p.image))).size > 1;
+  const slices: LabeledSlice[] = [];
+  for (const p of pairs) slices.push(...(await niftiLabeledSlices(p.image, p.gt, classes, pre, perFolder ? basename(dirname(p.image)) : basename(p.image))));
+  return readoutByGroup(slices, classes, plan);
+}
+
+/**
+ * Readout slices from a workspace's annotated slices (the app's pretraining job): one study's slices train the
+ * probe, the other studies' score it, with the label names of the annotations. Null, with the reason, when the
+ * library does not allow a readout (annotated slices of fewer than two studies).
+ */
+export async function libraryReadout(workspace: string, pre: PreprocessConfig, plan: ReadoutPlan, maxStudies = READOUT_STUDIES): Promise<{ options: ReadoutOptions | null; reason: string | null }> {
+  const lib = openLibrary(workspace);
+  let data;
+  let patientOf: Map<string, string>;
+  try {
+    // Only the first few annotated studies are read: a readout every few hundred steps must stay cheap, and a
+    // handful of patients already says whether the features carry over.
+    const annotated = (
+      lib.db
+        .prepare(
+          `SELECT DISTINCT se.study_id AS id FROM annotated_slices a JOIN annotations an ON an.id = a.annotation_id
+           JOIN volumes v ON v.id = an.volume_id JOIN series se ON se.id = v.series_id WHERE an.source != 'predicted' ORDER BY se.study_id`,
+        )
+        .all() as Array<{ id: string }>
+    ).map((r) => r.id);
+    if (annotated.length < 2) return { options: null, reason: `annotated slices in ${annotated.length} stud${annotated.length === 1 ? 'y' : 'ies'}; a readout needs two (one trains the probe, the others score it)` };
+    data = await workspaceTrainingData(lib, pre, annotated.slice(0, maxStudies));
+    const rows = lib.db.prepare('SELECT s.id, p.name FROM studies s JOIN patients p ON p.id = s.patient_id').all() as Array<{ id: string; name: string }>;
+    patientOf = new Map(rows.map((r) => [r.id, r.name]));
+  } finally {
+    lib.close();
+  }
+  const groups = [...new Set(data.labeled.map((s) => s.group))];
+  if (groups.length < 2) return { options: null, reason: `annotated slices in ${groups.length} stud${groups.length === 1 ? 'y' : 'ies'}; a readout needs two (one trains the probe, the others score it)` };
+  // The record names patients, as a person reads it; a patient with several studies keeps the study id too.
+  const names = groups.map((g) => patientOf.get(g) || g);
+  const label = new Map(groups.map((g, i) => [g, names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : `${names[i]} (${g})`]));
+  const slices = data.labeled.map((s) => ({ ...s, group: label.get(s.group)! }));
+  const structures = data.labels.map((l) => l.name || `label ${l.value}`);
+  return { options: readoutByGroup(slices, data.classes, plan, structures), reason: null };
 }
