@@ -5,6 +5,7 @@ import vtkColorTransferFunction from '@kitware/vtk.js/Rendering/Core/ColorTransf
 import vtkImageMapper from '@kitware/vtk.js/Rendering/Core/ImageMapper';
 import { SlicingMode } from '@kitware/vtk.js/Rendering/Core/ImageMapper/Constants';
 import vtkImageSlice from '@kitware/vtk.js/Rendering/Core/ImageSlice';
+import { cropLabelSlice } from '../viewer/labelCrop.js';
 import type { TypedArray } from '../viewer/voxels.js';
 
 /**
@@ -69,9 +70,24 @@ export interface LabelStyle {
   visible: boolean;
 }
 
+/** A label map over the image: the map of one whole frame, drawn slice by slice. */
+export interface LabelLayer {
+  actor: vtkImageSlice;
+  /** The frame's dimensions (the layer draws a part of one slice of it). */
+  dims: [number, number, number];
+  setVoxels(values: Uint8Array): void;
+  /** The voxels were changed in place (painting): take the current slice again. */
+  touch(): void;
+  setSlice(k: number): void;
+  setStyle(labels: LabelStyle[], fillOpacity: number, outline: boolean): void;
+  dispose(): void;
+}
+
 /**
  * Label maps are drawn with nearest-neighbour lookup through a step-shaped colour and opacity table:
  * each label value owns the interval value ± 0.5, so interpolation of the table can never blend two labels.
+ * Only the labelled rectangle of the current slice is handed to vtk (cropLabelSlice): the quad it draws covers
+ * that rectangle instead of the whole slice, and a slice without labels draws nothing.
  */
 export function makeLabelLayer(
   dims: [number, number, number],
@@ -79,11 +95,30 @@ export function makeLabelLayer(
   values: Uint8Array,
   /** Distance towards the camera, in units of the finest spacing: the edited layer sits above a reference. */
   lift = 0.01,
-): SliceLayer & {
-  setStyle(labels: LabelStyle[], fillOpacity: number, outline: boolean): void;
-} {
-  const layer = makeLayer(dims, spacing, values);
-  const prop = layer.actor.getProperty();
+): LabelLayer {
+  let map = values;
+  let k = 0;
+  const image = vtkImageData.newInstance();
+  image.setSpacing(spacing);
+  const mapper = vtkImageMapper.newInstance();
+  mapper.setInputData(image);
+  mapper.setSlicingMode(SlicingMode.K);
+  mapper.setSlice(0);
+  const actor = vtkImageSlice.newInstance();
+  actor.setMapper(mapper);
+  // Two voxels of background around the labels: vtk's outline shader compares each pixel with its
+  // neighbours one screen pixel away, which must still read background, not the clamped texture edge.
+  const refresh = () => {
+    const crop = cropLabelSlice(map, dims, k, 2);
+    actor.setVisibility(!!crop);
+    if (!crop) return;
+    image.setDimensions([crop.nx, crop.ny, 1]);
+    image.setOrigin([crop.i0 * spacing[0], crop.j0 * spacing[1], k * spacing[2]]);
+    image.getPointData().setScalars(vtkDataArray.newInstance({ name: 'labels', numberOfComponents: 1, values: crop.values }));
+    image.modified();
+  };
+  refresh();
+  const prop = actor.getProperty();
   prop.setInterpolationTypeToNearest();
   prop.setUseLookupTableScalarRange(true);
   const colors = vtkColorTransferFunction.newInstance();
@@ -91,15 +126,26 @@ export function makeLabelLayer(
   prop.setRGBTransferFunction(0, colors);
   prop.setScalarOpacity(0, opacities);
   // Drawn a hair towards the camera so it never z-fights with the image slice in the same plane.
-  layer.actor.setPosition(0, 0, -Math.min(...spacing) * lift);
+  actor.setPosition(0, 0, -Math.min(...spacing) * lift);
   // Drawn in the opaque pass whatever its opacity, blended over what is below it (vtk keeps alpha blending
   // on in that pass; the view orders the layers, RenderView.addLayer). A translucent layer would instead send
   // vtk through its order-independent transparency pass: two float render targets and a compositing quad per
   // frame, for a single flat layer whose plain blend is exact. Without a GPU that pass cost 50 ms a frame
   // (docs/PERFORMANCE.md, viewer).
-  layer.actor.setForceOpaque(true);
+  actor.setForceOpaque(true);
   return {
-    ...layer,
+    actor,
+    dims,
+    setVoxels(v) {
+      map = v;
+      refresh();
+    },
+    touch: refresh,
+    setSlice(slice) {
+      if (slice === k) return;
+      k = slice;
+      refresh();
+    },
     setStyle(labels, fillOpacity, outline) {
       colors.removeAllPoints();
       opacities.removeAllPoints();
@@ -126,10 +172,12 @@ export function makeLabelLayer(
         prop.setLabelOutlineOpacity(per);
         prop.setLabelOutlineThickness(Array.from({ length: maxValue }, () => 1));
       }
-      layer.actor.modified();
+      actor.modified();
     },
     dispose() {
-      layer.dispose();
+      actor.delete();
+      mapper.delete();
+      image.delete();
       colors.delete();
       opacities.delete();
     },
