@@ -34,6 +34,8 @@ export interface PretrainForm {
   /** Study ids; empty means every study. */
   studies: string[];
   name: string;
+  /** Data-parallel workers (1 or 2 on this kind of machine); absent means 1. */
+  workers?: number;
 }
 
 export const OVERNIGHT = { start: '22:00', stop: '07:00' } as const;
@@ -67,6 +69,7 @@ export function pretrainRequest(form: PretrainForm): Params<'jobs.enqueue'> {
   } else if (amount !== null) params.epochs = amount;
   const name = form.name.trim();
   if (name) params.out = name;
+  if (form.workers !== undefined && form.workers > 1) params.workers = Math.round(form.workers);
   return {
     kind: 'pretrain',
     ...(name ? { name } : {}),

@@ -144,7 +144,7 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
     head = p.budget.kind === 'steps' ? `${amount.toLocaleString('en-US')} steps` : `${amount.toLocaleString('en-US')} epoch${amount === 1 ? '' : 's'}`;
   }
 
-  const slicesText = `${trainSlices.toLocaleString('en-US')} training slices`;
+  const slicesText = `${trainSlices.toLocaleString('en-US')} training slice${trainSlices === 1 ? '' : 's'}`;
   const sourceText =
     source === 'last-run' ? `this machine's last run, ${measured!.jobName}` : `reference step time, docs/PERFORMANCE.md${p.workers > 1 ? `, ${p.workers} workers` : ''}`;
   let text: string;

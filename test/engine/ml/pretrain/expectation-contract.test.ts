@@ -1,13 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../../main/engine/create.js';
 import type { Engine } from '../../../../main/engine/engine.js';
-import { newId } from '../../../../main/library/catalog.js';
-import { pretrainConfig } from '../../../../main/ml/config.js';
 import { writeReadout, type ReadoutRecord } from '../../../../main/ml/pretrain/readout.js';
-import { openStore, syntheticWorkspace } from '../../jobs/fixture.js';
+import { finishedPretrainRun } from '../../../support/pretrain-runs.js';
+import { syntheticWorkspace } from '../../jobs/fixture.js';
 
 /**
  * ml.pretrainExpectation and ml.readouts on a real workspace (two synthetic cine volumes: 2 × 3 slices × 2
@@ -28,31 +27,7 @@ describe('pretraining expectation and readouts on the contract', () => {
     rmSync(empty, { recursive: true, force: true });
   });
 
-  /** A finished compact pretraining job with the given recorded throughputs (slices/s), and its backbone model. */
-  function finishedRun(name: string, rates: number[], workers = 1): { jobId: string; modelId: string; dir: string } {
-    const { lib, store } = openStore(ws.workspace);
-    try {
-      const job = store.create({ kind: 'pretrain', name, params: { method: 'pix2rep', preset: 'compact', steps: rates.length, ...(workers > 1 ? { workers } : {}) } });
-      rates.forEach((r, i) => store.recordProgress(job.id, null, { kind: 'step', step: i + 1, loss: 7, slicesPerSecond: r }));
-      store.update(job.id, {
-        status: 'done',
-        step: rates.length,
-        result: JSON.stringify({ step: rates.length, workers, config: pretrainConfig('compact') }),
-        finished_at: new Date().toISOString(),
-      });
-      const modelId = newId('model');
-      const now = new Date().toISOString();
-      lib.db
-        .prepare("INSERT INTO models (id, name, kind, status, config, metrics, path, created_at, updated_at) VALUES (?, ?, 'pretrain', 'ready', ?, '{}', ?, ?, ?)")
-        .run(modelId, name, JSON.stringify(pretrainConfig('compact')), job.path, now, now);
-      store.update(job.id, { model_id: modelId });
-      const dir = lib.abs(job.path!);
-      mkdirSync(dir, { recursive: true });
-      return { jobId: job.id, modelId, dir };
-    } finally {
-      lib.close();
-    }
-  }
+  const finishedRun = (name: string, rates: number[], workers = 1) => finishedPretrainRun(ws.workspace, name, rates, workers);
 
   it('before any run: the bench reference step time of the configuration', async () => {
     const e = await engine.call('ml.pretrainExpectation', { method: 'pix2rep', preset: 'compact', budget: { kind: 'steps', amount: 1000 } });
