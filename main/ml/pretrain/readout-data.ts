@@ -71,13 +71,14 @@ export async function libraryReadout(workspace: string, pre: PreprocessConfig, p
   let data;
   let patientOf: Map<string, string>;
   try {
-    // Only the first few annotated studies are read: a readout every few hundred steps must stay cheap, and a
-    // handful of patients already says whether the features carry over.
+    // Only the first few annotated studies (by patient name, then study date) are read: a readout every few
+    // hundred steps must stay cheap, and a handful of patients already says whether the features carry over.
     const annotated = (
       lib.db
         .prepare(
-          `SELECT DISTINCT se.study_id AS id FROM annotated_slices a JOIN annotations an ON an.id = a.annotation_id
-           JOIN volumes v ON v.id = an.volume_id JOIN series se ON se.id = v.series_id WHERE an.source != 'predicted' ORDER BY se.study_id`,
+          `SELECT DISTINCT st.id, p.name, st.date, st.uid FROM annotated_slices a JOIN annotations an ON an.id = a.annotation_id
+           JOIN volumes v ON v.id = an.volume_id JOIN series se ON se.id = v.series_id JOIN studies st ON st.id = se.study_id
+           JOIN patients p ON p.id = st.patient_id WHERE an.source != 'predicted' ORDER BY p.name, st.date, st.uid`,
         )
         .all() as Array<{ id: string }>
     ).map((r) => r.id);
