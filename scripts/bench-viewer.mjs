@@ -3,7 +3,7 @@
 //   node scripts/bench-viewer.mjs [--steps 120] [--layout 1|2] [--profile] [--patient acdc/training/patient001]
 //                                 [--static DIR  (serve a renderer built elsewhere instead of building this one)]
 //                                 [--mode slice|zoom|dom] [--trace FILE.json] [--chromium-arg=--flag ...]
-//                                 [--layers all|edit|reference|image] [--viewport 1280x720] [--gl-calls]
+//                                 [--layers all|edit|reference|image] [--viewport 1280x720] [--gl-calls] [--outline]
 // Builds the renderer into a temporary folder (never touches dist/), imports one ACDC patient into a temporary
 // workspace, opens its ED volume at 1280x720 with the edited annotation (a painted stroke) and the imported
 // ground truth as a reference overlay, then steps one slice per animation frame and reports
@@ -45,6 +45,8 @@ const { values: opts } = parseArgs({
     viewport: { type: 'string', default: '1280x720' },
     // Count the WebGL calls the page makes per scroll step (draws, uploads, program switches, clears).
     'gl-calls': { type: 'boolean', default: false },
+    // The edited annotation as an outline (vtk's label outline shader) instead of a 50 % fill.
+    outline: { type: 'boolean', default: false },
   },
 });
 const steps = Number(opts.steps);
@@ -121,6 +123,7 @@ try {
   await page.mouse.move(cx + 30, cy + 10, { steps: 6 });
   await page.mouse.up();
   await page.keyboard.press('v');
+  if (opts.outline) await page.keyboard.press('o');
   await page.getByTestId('reference-select').selectOption({ index: 1 });
   await page.waitForTimeout(500);
   if (opts.layers !== 'all') {
@@ -212,7 +215,7 @@ try {
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   const fmt = (a) => `mean ${mean(a).toFixed(1)} ms, median ${q(a, 0.5).toFixed(1)} ms, p95 ${q(a, 0.95).toFixed(1)} ms`;
   const [l1, l5] = loadavg();
-  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, layers ${opts.layers}, ${vw}x${vh}, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
+  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, layers ${opts.layers}${opts.outline ? ' (edited one as outline)' : ''}, ${vw}x${vh}, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
   console.log(`WebGL: ${context}${opts['chromium-arg'].length ? `; extra Chromium flags ${opts['chromium-arg'].join(' ')}` : ''}`);
   console.log(`machine: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min)`);
   console.log(`${opts.mode} frame interval: ${fmt(scroll.intervals)}`);
