@@ -1,11 +1,11 @@
 import type { Handlers } from '../../engine/engine.js';
 import { openLibrary } from '../../library/library.js';
-import type { ReadoutRecord } from './readout.js';
+import { jobReadouts, modelReadouts, readoutPath, type StoredReadout } from '../../library/readouts.js';
 
 /**
  * Contract handlers about pretraining runs as the app plans and reviews them: what a budget buys before a run
  * (ml.pretrainExpectation) and the linear-probe readouts stored with runs (ml.readouts). Registered by
- * engine/create.ts; the modules load on first call (the readout reader pulls in the few-shot code).
+ * engine/create.ts. Neither loads tfjs: both only read the catalogue, NIfTI headers and JSON files.
  */
 export function pretrainHandlers(workspace: string): Handlers {
   return {
@@ -13,15 +13,14 @@ export function pretrainHandlers(workspace: string): Handlers {
       const { pretrainExpectation } = await import('./plan-expectation.js');
       return pretrainExpectation(workspace, p);
     },
-    'ml.readouts': async (p) => {
-      const { jobReadouts, modelReadouts, readoutPath } = await import('../../library/readouts.js');
+    'ml.readouts': (p) => {
       const lib = openLibrary(workspace);
       try {
         const problems: Array<{ id: string; path: string; reason: string }> = [];
-        const collect = (rows: ReturnType<typeof modelReadouts>) => {
-          const out: Record<string, ReturnType<typeof summary> | null> = {};
+        const collect = (rows: StoredReadout[]) => {
+          const out: Record<string, StoredReadout['readout']> = {};
           for (const r of rows) {
-            out[r.id] = r.readout ? summary(r.readout) : null;
+            out[r.id] = r.readout;
             if (r.problem) problems.push({ id: r.id, path: readoutPath(r.dir!), reason: r.problem });
           }
           return out;
@@ -31,16 +30,5 @@ export function pretrainHandlers(workspace: string): Handlers {
         lib.close();
       }
     },
-  };
-}
-
-/** The record as the contract carries it (probe timings stay in the file). */
-function summary(r: ReadoutRecord) {
-  return {
-    description: r.description,
-    structures: r.structures,
-    labeledSlices: r.labeledSlices,
-    validationSlices: r.validationSlices,
-    points: r.points.map((q) => ({ step: q.step, epoch: q.epoch, dice: q.dice, mean: q.mean })),
   };
 }

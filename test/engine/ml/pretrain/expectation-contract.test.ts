@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../../main/engine/create.js';
 import type { Engine } from '../../../../main/engine/engine.js';
-import { writeReadout, type ReadoutRecord } from '../../../../main/ml/pretrain/readout.js';
+import { READOUT_FILE_NAME } from '../../../../main/library/readouts.js';
+import { READOUT_FILE, writeReadout, type ReadoutRecord } from '../../../../main/ml/pretrain/readout.js';
 import { finishedPretrainRun } from '../../../support/pretrain-runs.js';
 import { syntheticWorkspace } from '../../jobs/fixture.js';
 
@@ -90,6 +91,8 @@ describe('pretraining expectation and readouts on the contract', () => {
         { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, seconds: 3 },
       ],
     };
+    // The catalogue reads the file the pretraining writes (without loading the pretraining code).
+    expect(READOUT_FILE_NAME).toBe(READOUT_FILE);
     writeReadout(run.dir, rec);
     const after = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight' } });
     expect(after.readout).toEqual({ modelId: run.modelId, name: 'night-1', step: 500, epoch: 4.2, mean: 0.4, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 } });
