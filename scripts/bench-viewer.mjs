@@ -4,6 +4,7 @@
 //                                 [--static DIR  (serve a renderer built elsewhere instead of building this one)]
 //                                 [--mode slice|zoom|dom] [--trace FILE.json] [--chromium-arg=--flag ...]
 //                                 [--layers all|edit|reference|image] [--viewport 1280x720] [--gl-calls] [--outline]
+//                                 [--annotated]
 // Builds the renderer into a temporary folder (never touches dist/), imports one ACDC patient into a temporary
 // workspace, opens its ED volume at 1280x720 with the edited annotation (a painted stroke) and the imported
 // ground truth as a reference overlay, then steps one slice per animation frame and reports
@@ -47,6 +48,9 @@ const { values: opts } = parseArgs({
     'gl-calls': { type: 'boolean', default: false },
     // The edited annotation as an outline (vtk's label outline shader) instead of a 50 % fill.
     outline: { type: 'boolean', default: false },
+    // Copy the reference into the annotation first, so the edited layer holds the heart's labels on every
+    // slice the ground truth covers (9 of 10), not only the one painted stroke.
+    annotated: { type: 'boolean', default: false },
   },
 });
 const steps = Number(opts.steps);
@@ -126,6 +130,10 @@ try {
   if (opts.outline) await page.keyboard.press('o');
   await page.getByTestId('reference-select').selectOption({ index: 1 });
   await page.waitForTimeout(500);
+  if (opts.annotated) {
+    await page.getByTestId('copy-reference').click();
+    await page.waitForTimeout(300);
+  }
   if (opts.layers !== 'all') {
     // Through the app's own view state (the Pinia store behind the root component), as the layout-2
     // checkboxes do: a layer switched off there is unmounted, its actor removed.
@@ -215,7 +223,7 @@ try {
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
   const fmt = (a) => `mean ${mean(a).toFixed(1)} ms, median ${q(a, 0.5).toFixed(1)} ms, p95 ${q(a, 0.95).toFixed(1)} ms`;
   const [l1, l5] = loadavg();
-  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, layers ${opts.layers}${opts.outline ? ' (edited one as outline)' : ''}, ${vw}x${vh}, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
+  console.log(`bench-viewer: ${opts.patient} ED (${dims}), layout ${opts.layout === '2' ? '1x2' : '1x1'}, layers ${opts.layers}${opts.outline ? ' (edited one as outline)' : ''}${opts.annotated ? ', reference copied into the annotation' : ''}, ${vw}x${vh}, ${steps} ${opts.mode} steps, Chromium ${browser.version()} (${found.source})`);
   console.log(`WebGL: ${context}${opts['chromium-arg'].length ? `; extra Chromium flags ${opts['chromium-arg'].join(' ')}` : ''}`);
   console.log(`machine: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min)`);
   console.log(`${opts.mode} frame interval: ${fmt(scroll.intervals)}`);

@@ -9,7 +9,7 @@ import vtkRenderWindow from '@kitware/vtk.js/Rendering/Core/RenderWindow';
 import vtkRenderer from '@kitware/vtk.js/Rendering/Core/Renderer';
 import type vtkProp from '@kitware/vtk.js/Rendering/Core/Prop';
 import type { InjectionKey } from 'vue';
-import { orderByRank } from './layerOrder.js';
+import { orderByRank, sortRankedInPlace } from './layerOrder.js';
 
 /**
  * One vtk render window bound to a DOM container. The view component owns it (creates it on mount,
@@ -51,6 +51,22 @@ export function createRenderView(container: HTMLElement, background: [number, nu
   let disposed = false;
   const ranks = new WeakMap<vtkProp, number>();
 
+  // vtk draws a renderer's props in the order of its scene-graph nodes, which it means to keep in the order
+  // of the props (addMissingNodes with enforceOrder) but does not: vtk.js 34's ViewNode calls its moveChild
+  // helper with swapped arguments, so a node stays where it was created, and a layer whose data arrived
+  // later is drawn later whatever its place in the props. Put the layer nodes in rank order before each
+  // render, creating the nodes of new layers first so they are in place from their first frame.
+  const orderLayerNodes = () => {
+    const node = gl.getViewNodeFor(renderer);
+    if (!node) return; // before the first render: vtk creates the nodes in props order, already ranked
+    for (const p of renderer.getViewProps()) if (ranks.has(p)) node.addMissingNode(p);
+    sortRankedInPlace(node.getChildrenByReference() as { getRenderable(): vtkProp }[], (c) => ranks.get(c.getRenderable()));
+  };
+  const draw = () => {
+    orderLayerNodes();
+    renderWindow.render();
+  };
+
   const resize = (): [number, number] => {
     const { width, height } = container.getBoundingClientRect();
     const w = Math.max(1, Math.floor(width));
@@ -74,14 +90,14 @@ export function createRenderView(container: HTMLElement, background: [number, nu
       if (pending || disposed) return;
       pending = requestAnimationFrame(() => {
         pending = 0;
-        if (!disposed) renderWindow.render();
+        if (!disposed) draw();
       });
     },
     renderNow() {
       if (disposed) return;
       if (pending) cancelAnimationFrame(pending);
       pending = 0;
-      renderWindow.render();
+      draw();
     },
     resize,
     dispose() {
