@@ -36,6 +36,8 @@ export const ReadoutPointSummary = z.object({
   dice: z.record(z.number()),
   /** Mean of the per-structure Dice. */
   mean: z.number(),
+  /** How the probe trained (readout.ts ProbeKind), when the record says; points of different probes do not compare. */
+  probe: z.string().optional(),
 });
 export type ReadoutPointSummary = z.infer<typeof ReadoutPointSummary>;
 

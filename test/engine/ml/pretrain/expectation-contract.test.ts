@@ -115,6 +115,13 @@ describe('pretraining expectation and readouts on the contract', () => {
     expect(r.problems).toHaveLength(2);
     expect(r.problems[0]).toMatchObject({ id: broken.modelId, path: join(broken.dir, 'readout.json') });
     expect(r.problems[0]!.reason).toMatch(/not a readout record/);
+    // The probe kind travels with a point; fields the contract does not know stay in the file.
+    const probed = finishedRun('night-4', [1]);
+    const point = { step: 10, epoch: 1, dice: { LV: 0.5 }, mean: 0.5, probeSteps: 60, probe: 'cached-features', seconds: 1, future: 1 };
+    writeFileSync(join(probed.dir, 'readout.json'), JSON.stringify({ version: 1, description: null, structures: ['LV'], labeledSlices: 2, validationSlices: 2, points: [point] }));
+    expect((await engine.call('ml.readouts', { models: [probed.modelId] })).models[probed.modelId]!.points).toEqual([
+      { step: 10, epoch: 1, dice: { LV: 0.5 }, mean: 0.5, probe: 'cached-features' },
+    ]);
     // Asked for one job only.
     const one = await engine.call('ml.readouts', { jobs: [run.jobId], models: [] });
     expect(Object.keys(one.jobs)).toEqual([run.jobId]);
