@@ -81,7 +81,7 @@ export const PretrainExpectation = z.object({
   epochs: z.number(),
   /** Clock time of the budget (the window for `overnight`); null without a step time. */
   seconds: z.number().nullable(),
-  /** Overnight with an epoch budget: nights it takes (null otherwise, or without a step time). */
+  /** Overnight: nights the epoch budget takes (the configuration's maxEpochs without one); null otherwise or without a step time. */
   nights: z.number().int().nullable(),
   /** The newest readout of a comparable backbone in the library (same architecture, method, size and batch). */
   readout: z

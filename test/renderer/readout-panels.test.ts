@@ -104,7 +104,7 @@ describe('pretraining panel: expectation, workers and readouts', () => {
     await w.get('[data-testid="pretrain-workers"]').setValue('2');
     await afterDebounce();
     // 32400 s / 2.59 s = 12509.7 → 12,509 steps.
-    expect(text()).toBe('Overnight (22:00–07:00, 9 h): about 12,509 steps, 12509.0 epochs of 1 training slice at 2.59 s/step (reference step time, docs/PERFORMANCE.md, 2 workers).');
+    expect(text()).toBe('Overnight (22:00–07:00, 9 h): about 12,509 steps, 12509.0 epochs of 1 training slice at 2.59 s/step (reference step time, docs/PERFORMANCE.md, 2 workers); without an epoch limit it stops after 200 epochs, about 1 night.');
     expect(w.get('[data-testid="pretrain-workers"]').element.parentElement!.textContent).toContain('2 trains data-parallel on both cores');
 
     // An empty amount cannot describe a steps run: no stale sentence stays on screen.

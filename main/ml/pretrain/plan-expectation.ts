@@ -129,7 +129,9 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
       const w = expectWindow({ secondsPerStep, windowSeconds: NIGHT_SECONDS, trainSlices, batch });
       ({ steps, epochs, stepsPerEpoch } = w);
       seconds = NIGHT_SECONDS;
-      if (p.budget.amount) nights = Math.max(1, Math.ceil((p.budget.amount * stepsPerEpoch) / Math.max(1, steps)));
+      // Without an epoch budget the job runs night after night until the configuration's maxEpochs.
+      const total = (p.budget.amount ?? config.train.maxEpochs) * stepsPerEpoch;
+      nights = steps > 0 ? Math.max(1, Math.ceil(total / steps)) : null;
     } else {
       ({ stepsPerEpoch } = expectBudget({ budget: { steps: 1 }, secondsPerStep: null, trainSlices, batch }));
       steps = 0;
@@ -155,7 +157,11 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
   } else if (p.budget.kind === 'overnight') {
     text =
       `${head}: about ${steps.toLocaleString('en-US')} steps, ${epochs.toFixed(1)} epochs of ${slicesText} at ${secondsPerStep.toFixed(2)} s/step (${sourceText})` +
-      (nights !== null ? `; ${p.budget.amount} epochs take about ${nights} night${nights === 1 ? '' : 's'}.` : '.');
+      (nights === null
+        ? '.'
+        : p.budget.amount
+          ? `; ${p.budget.amount} epochs take about ${nights} night${nights === 1 ? '' : 's'}.`
+          : `; without an epoch limit it stops after ${config.train.maxEpochs} epochs, about ${nights} night${nights === 1 ? '' : 's'}.`);
   } else {
     text = `${head}: about ${spokenDuration(seconds!)}, ${epochs.toFixed(1)} epochs of ${slicesText} at ${secondsPerStep.toFixed(2)} s/step (${sourceText}).`;
   }

@@ -46,8 +46,12 @@ describe('pretraining expectation and readouts on the contract', () => {
 
     // Overnight: 32400 s / 5.42 s = 5977.9 → 5977 steps; two workers: 32400 / 2.59 = 12509.7 → 12509.
     const night = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight' } });
-    expect(night).toMatchObject({ steps: 5977, epochs: 5977, seconds: 32400, nights: null });
-    expect(night.text).toBe(`Overnight (22:00–07:00, 9 h): about 5,977 steps, 5977.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md).`);
+    // No epoch limit: the compact preset's 200 epochs of one step fit in one night.
+    expect(night).toMatchObject({ steps: 5977, epochs: 5977, seconds: 32400, nights: 1 });
+    expect(night.text).toBe(
+      `Overnight (22:00–07:00, 9 h): about 5,977 steps, 5977.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md); ` +
+        'without an epoch limit it stops after 200 epochs, about 1 night.',
+    );
     const two = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight', amount: 20000 } , workers: 2 });
     expect(two.steps).toBe(12509);
     // 20000 epochs of one step each at 12509 steps a night: 2 nights.

@@ -63,5 +63,7 @@ describe.skipIf(!hasData('acdc/training/patient002'))('library readout and expec
     // 32400 s / 5.42 s = 5977 steps a night.
     expect(e.steps).toBe(5977);
     expect(e.epochs).toBeCloseTo(5977 / e.stepsPerEpoch, 10);
+    // No epoch limit: 200 epochs of the pool, in nights of 5977 steps.
+    expect(e.nights).toBe(Math.ceil((200 * e.stepsPerEpoch) / 5977));
   }, 120_000);
 });
