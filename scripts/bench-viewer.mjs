@@ -14,7 +14,7 @@
 //   - the same count of idle frames, for the machine's baseline,
 // and with --profile the JavaScript functions with the most self time during the scroll (CDP Profiler).
 // Prints the machine load first: timings mean little without it.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +165,7 @@ try {
   if (opts.trace) await browser.startTracing(page, { path: opts.trace, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel', 'gpu', 'viz', 'cc', 'blink', 'disabled-by-default-gpu.service'] });
   // One slice step per animation frame. `work` is the main-thread time from the key event to the end of
   // the frame's callbacks that follow it (the view renders in a requestAnimationFrame callback).
+  const cpu0 = chromiumCpuMs();
   const scroll = await page.evaluate(async ([n, mode]) => {
     const frame = () => new Promise((r) => requestAnimationFrame(r));
     const readout = document.querySelector('[data-testid="cursor-readout"]');
@@ -204,6 +205,7 @@ try {
     const calls = window.__glCalls ? { ...window.__glCalls } : null;
     return { intervals, work, finish, watchers, calls };
   }, [steps, opts.mode]);
+  const cpu1 = chromiumCpuMs();
   if (opts.trace) await browser.stopTracing();
   let profile = null;
   if (cdp) ({ profile } = await cdp.send('Profiler.stop'));
@@ -218,6 +220,7 @@ try {
     }
     return out;
   }, steps);
+  const cpu2 = chromiumCpuMs();
 
   const q = (a, p) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))];
   const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -231,6 +234,11 @@ try {
   console.log(`vtk render (main thread): ${fmt(scroll.work)}`);
   console.log(`glFinish after the render: ${fmt(scroll.finish)}`);
   console.log(`idle frame interval:   ${fmt(idle)}`);
+  if (cpu0 !== null && cpu2 !== null) {
+    // CPU time is what the frames cost the machine; unlike the intervals it hardly depends on the load.
+    const per = (a, b) => ((b - a) / steps).toFixed(1);
+    console.log(`Chromium CPU time (all its processes): ${per(cpu0, cpu1)} ms per ${opts.mode} step, ${per(cpu1, cpu2)} ms per idle frame`);
+  }
   if (scroll.calls) {
     // glFinish of the measuring loop itself is one per step; everything else is the page's.
     const rows = Object.entries(scroll.calls).sort((a, b) => b[1] - a[1]);
@@ -256,6 +264,36 @@ try {
   await server?.close();
   rmSync(tmp, { recursive: true, force: true });
 }
+/**
+ * User + system CPU time of every process this script started (Chromium's browser, renderer, GPU and utility
+ * processes; the engine runs in this process and is not counted), in ms, from /proc; null without /proc.
+ */
+function chromiumCpuMs() {
+  const root = process.pid;
+  if (!existsSync('/proc/self/stat')) return null;
+  const tick = 10; // USER_HZ is 100 on Linux
+  const procs = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may hold spaces.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.set(Number(name), { ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * tick });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  let total = 0;
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.pop();
+    if (pid !== root) total += procs.get(pid)?.ms ?? 0;
+    for (const [child, p] of procs) if (p.ppid === pid) todo.push(child);
+  }
+  return total;
+}
+
 /** Busiest threads, and the longest-running event names on them, per step (complete events only). */
 function summariseTrace(file, n) {
   const events = JSON.parse(readFileSync(file, 'utf8')).traceEvents;
