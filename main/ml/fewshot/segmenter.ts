@@ -47,7 +47,17 @@ export function disposeSegmenter(s: Segmenter): void {
 export function segLogits(s: Segmenter, x: tf.Tensor4D, opts: { training: boolean; trainBackbone: boolean }): tf.Tensor4D {
   const features = unetForward(s.net, x, { training: opts.training && opts.trainBackbone });
   // A frozen backbone needs no gradient cut: tfjs differentiates only along paths from the listed variables.
+  return headLogits(s, features);
+}
+
+/** The head alone: logits [B, H, W, K] from backbone features [B, H, W, D] (the linear probe trains on cached features). */
+export function headLogits(s: Segmenter, features: tf.Tensor4D): tf.Tensor4D {
   return tf.add(tf.conv2d(features, s.head.w as unknown as tf.Tensor4D, 1, 'same'), s.head.b) as tf.Tensor4D;
+}
+
+/** Backbone features [B, H, W, D] of a batch with running BatchNorm statistics (a frozen backbone). */
+export function backboneFeatures(s: Segmenter, images: Float32Array, batch: number, size: number): tf.Tensor4D {
+  return tf.tidy(() => unetForward(s.net, tf.tensor4d(images, [batch, size, size, 1]), { training: false }));
 }
 
 /** Every tensor by name: backbone parameters and statistics, then `seg.w`, `seg.b`. */

@@ -1,25 +1,17 @@
 import { tf } from '../tf.js';
 import { DEFAULT_OPTIMIZER } from '../config.js';
-import { deriveSeed, Rng } from '../augment/rng.js';
-import { diceCrossEntropyLoss } from '../losses.js';
 import { Adam } from '../pretrain/adam.js';
 import type { SliceSource } from '../pretrain/source.js';
 import { restoreInto, readCheckpoint } from '../pretrain/checkpoint.js';
 import { EngineFailure } from '../../engine/errors.js';
-import { augmentPair, consistencyViews } from './augment.js';
 import { needsBackbone, validateFewShot, type FewShotConfig } from './config.js';
 import { splitLabeled, type LabeledSlice } from './data.js';
-import {
-  createSegmenter,
-  disposeSegmenter,
-  emaUpdate,
-  parameterGroups,
-  predictClasses,
-  restoreSnapshot,
-  segLogits,
-  snapshot,
-  type Segmenter,
-} from './segmenter.js';
+import { FeatureProbe, probeCopies } from './probe.js';
+import { createSegmenter, disposeSegmenter, parameterGroups, restoreSnapshot, snapshot, type Segmenter } from './segmenter.js';
+import { StreamingStepper, type Stepper } from './stepper.js';
+
+export { classOverlap, meanForegroundDice } from './dice.js';
+export { rampup } from './stepper.js';
 
 /**
  * The downstream training loop shared by every mode. What differs per mode is only the initial weights
@@ -28,8 +20,6 @@ import {
  * and early stopping use the Dice of held-back labeled slices, identically for every mode (the supervised
  * baseline gets every device the pretrained modes get).
  */
-
-const STREAM = { order: 1, step: 2, unlabeled: 3 } as const;
 
 export interface BackboneRef {
   /** Pretraining checkpoint (.p2r). */
@@ -77,6 +67,8 @@ export interface TrainingRecord {
   stopped: 'steps' | 'early' | 'cancelled';
   seconds: number;
   backend: string;
+  /** The linear probe trained on cached features: training items cached (slices × copies). */
+  probe?: { cachedSlices: number; copies: number };
 }
 
 export interface TrainOptions {
@@ -85,60 +77,13 @@ export interface TrainOptions {
   backbone?: BackboneRef | null;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
+  /** Memory the linear probe's cached features may take (default FEATURE_CACHE_BYTES; 0 streams the backbone). */
+  featureCacheBytes?: number;
 }
 
 export interface TrainResult {
   segmenter: Segmenter;
   record: TrainingRecord;
-}
-
-/** Per class index: predicted voxels, reference voxels and their overlap (the terms of every Dice here). */
-export function classOverlap(pred: Uint8Array, ref: Uint8Array, classes: number): { inter: Float64Array; ps: Float64Array; rs: Float64Array } {
-  const inter = new Float64Array(classes);
-  const ps = new Float64Array(classes);
-  const rs = new Float64Array(classes);
-  for (let i = 0; i < pred.length; i++) {
-    ps[pred[i]!]! += 1;
-    rs[ref[i]!]! += 1;
-    if (pred[i] === ref[i]) inter[pred[i]!]! += 1;
-  }
-  return { inter, ps, rs };
-}
-
-/** Mean Dice over foreground classes present in the prediction or the reference (1 when none is). */
-export function meanForegroundDice(pred: Uint8Array, ref: Uint8Array, classes: number): number {
-  const { inter, ps, rs } = classOverlap(pred, ref, classes);
-  let sum = 0;
-  let n = 0;
-  for (let c = 1; c < classes; c++) {
-    if (ps[c]! + rs[c]! === 0) continue;
-    sum += (2 * inter[c]!) / (ps[c]! + rs[c]!);
-    n += 1;
-  }
-  return n === 0 ? 1 : sum / n;
-}
-
-function validationDice(s: Segmenter, slices: LabeledSlice[], size: number, batch: number): number {
-  const n = size * size;
-  const pred = new Uint8Array(slices.length * n);
-  const ref = new Uint8Array(slices.length * n);
-  for (let i = 0; i < slices.length; i += batch) {
-    const part = slices.slice(i, i + batch);
-    const x = new Float32Array(part.length * n);
-    part.forEach((sl, b) => {
-      x.set(sl.image, b * n);
-      ref.set(sl.label, (i + b) * n);
-    });
-    pred.set(predictClasses(s, x, part.length, size), i * n);
-  }
-  return meanForegroundDice(pred, ref, s.classes.length + 1);
-}
-
-/** The sigmoid ramp-up of the consistency weight: exp(−5 (1 − t/T)²), 1 after T steps. */
-export function rampup(step: number, rampupSteps: number): number {
-  if (rampupSteps <= 0) return 1;
-  const t = Math.min(1, Math.max(0, step / rampupSteps));
-  return Math.exp(-5 * (1 - t) * (1 - t));
 }
 
 /** Loads a pretraining checkpoint's backbone into the segmenter (the projection head is dropped). */
@@ -177,6 +122,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
   let backboneInfo: TrainingRecord['backbone'] = null;
   let teacher: Segmenter | null = null;
   const adams: Adam[] = [];
+  let stepper: Stepper | null = null;
   try {
     if (opts.backbone) {
       const b = await loadBackbone(student, opts.backbone);
@@ -188,33 +134,30 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
     adams.push(headAdam);
     const backboneAdam = trainBackbone ? new Adam({ ...DEFAULT_OPTIMIZER, lr: cfg.lr.backbone }, groups.backbone) : null;
     if (backboneAdam) adams.push(backboneAdam);
-    const vars = [...Object.values(groups.head), ...(trainBackbone ? Object.values(groups.backbone) : [])];
-    const byVarName = new Map<string, [string, 'head' | 'backbone']>();
-    for (const [n, v] of Object.entries(groups.head)) byVarName.set(v.name, [n, 'head']);
-    for (const [n, v] of Object.entries(groups.backbone)) byVarName.set(v.name, [n, 'backbone']);
 
     if (cfg.mode === 'mean-teacher') {
       teacher = createSegmenter(cfg.model, data.classes, cfg.seed);
       restoreSnapshot(teacher, snapshot(student));
     }
 
-    const batch = Math.min(cfg.batch, train.length);
-    const perEpoch = Math.max(1, Math.floor(train.length / batch));
-    const k = data.classes.length + 1;
-    const n = size * size;
+    // A frozen backbone gives every slice the same features at every step: the probe trains on them cached.
+    const copies = cfg.mode === 'linear' && !trainBackbone ? probeCopies(train.length, validation.length, size, cfg.model.unet.embedding, opts.featureCacheBytes) : 0;
+    // Null also when cancelled while caching: the loop below then stops before its first step.
+    const probe = copies > 0 ? await FeatureProbe.build({ segmenter: student, train, validation, cfg, copies, adam: headAdam, signal: opts.signal }) : null;
+    stepper = probe ?? new StreamingStepper({ student, teacher, train, validation, unlabeled: data.unlabeled, cfg, headAdam, backboneAdam });
+    const active = stepper;
+
     const curves: TrainingRecord['curves'] = { loss: [], validation: [] };
     let best: { dice: number; step: number; snap: Map<string, Float32Array> } | null = null;
     let sinceBest = 0;
     let stopped: TrainingRecord['stopped'] = 'steps';
     let smoothed = NaN;
     let rate = 0;
-    let orderEpoch = -1;
-    let order: Int32Array = new Int32Array(0);
     let step = 0;
 
     const validate = (): number | null => {
-      if (validation.length === 0) return null;
-      const d = validationDice(student, validation, size, Math.max(1, cfg.batch));
+      const d = active.validationDice();
+      if (d === null) return null;
       curves.validation.push({ step, dice: d });
       if (!best || d > best.dice) {
         best = { dice: d, step, snap: snapshot(student) };
@@ -233,73 +176,9 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
       const ts = performance.now();
-      const epoch = Math.floor(step / perEpoch);
-      if (epoch !== orderEpoch) {
-        order = new Rng(deriveSeed(cfg.seed, STREAM.order, epoch)).permutation(train.length);
-        orderEpoch = epoch;
-      }
-      const pos = (step % perEpoch) * batch;
-      const rng = new Rng(deriveSeed(cfg.seed, STREAM.step, step));
-      const x = new Float32Array(batch * n);
-      const y = new Int32Array(batch * n);
-      for (let b = 0; b < batch; b++) {
-        const sl = train[order[pos + b]!]!;
-        const a = augmentPair(rng, cfg.augment, sl.image, sl.label, size);
-        x.set(a.image, b * n);
-        y.set(a.label, b * n);
-      }
-      let u: [Float32Array, Float32Array] | null = null;
-      let weight = 0;
-      if (teacher && data.unlabeled) {
-        const src = data.unlabeled;
-        const ub = cfg.meanTeacher.batch;
-        const urng = new Rng(deriveSeed(cfg.seed, STREAM.unlabeled, step));
-        const ua = new Float32Array(ub * n);
-        const ubv = new Float32Array(ub * n);
-        for (let b = 0; b < ub; b++) {
-          const img = await src.load(urng.int(src.slices.length));
-          const [va, vb] = consistencyViews(urng, cfg.augment, img, size);
-          ua.set(va, b * n);
-          ubv.set(vb, b * n);
-        }
-        u = [ua, ubv];
-        weight = cfg.meanTeacher.weight * rampup(step, cfg.meanTeacher.rampupSteps);
-      }
-      let consistencyValue: number | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = segLogits(student, tf.tensor4d(x, [batch, size, size, 1]), { training: true, trainBackbone });
-        const target = tf.reshape(tf.oneHot(tf.tensor1d(y, 'int32'), k), [batch, size, size, k]) as tf.Tensor4D;
-        let loss = diceCrossEntropyLoss(logits, target);
-        if (u && teacher) {
-          const ub = u[0].length / n;
-          const ps = tf.softmax(segLogits(student, tf.tensor4d(u[0], [ub, size, size, 1]), { training: true, trainBackbone }), 3);
-          // The teacher's variables are not among those differentiated: its output acts as a constant target.
-          const pt = tf.softmax(segLogits(teacher, tf.tensor4d(u[1], [ub, size, size, 1]), { training: false, trainBackbone: false }), 3);
-          const cons = tf.mean(tf.square(tf.sub(ps, pt))) as tf.Scalar;
-          consistencyValue = cons.dataSync()[0];
-          loss = tf.add(loss, tf.mul(cons, weight)) as tf.Scalar;
-        }
-        return loss;
-      }, vars);
-      let loss: number;
-      try {
-        loss = value.dataSync()[0]!;
-        if (!Number.isFinite(loss)) throw new Error(`training loss is ${loss} at step ${step + 1}`);
-        const headGrads: Record<string, tf.Tensor> = {};
-        const backboneGrads: Record<string, tf.Tensor> = {};
-        for (const [vn, g] of Object.entries(grads)) {
-          const m = byVarName.get(vn);
-          if (m) (m[1] === 'head' ? headGrads : backboneGrads)[m[0]] = g;
-        }
-        headAdam.apply(groups.head, headGrads);
-        backboneAdam?.apply(groups.backbone, backboneGrads);
-      } finally {
-        value.dispose();
-        tf.dispose(grads);
-      }
-      if (teacher) emaUpdate(teacher, student, cfg.meanTeacher.decay);
+      const { loss, consistency } = await active.step(step);
       step += 1;
-      curves.loss.push({ step, loss, ...(consistencyValue !== undefined ? { consistency: consistencyValue } : {}) });
+      curves.loss.push({ step, loss, ...(consistency !== undefined ? { consistency } : {}) });
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
       const dt = (performance.now() - ts) / 1000;
       rate = rate === 0 ? 1 / dt : 0.8 * rate + 0.2 / dt;
@@ -309,7 +188,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
         totalSteps: cfg.steps,
         loss,
         smoothedLoss: smoothed,
-        ...(consistencyValue !== undefined ? { consistency: consistencyValue } : {}),
+        ...(consistency !== undefined ? { consistency } : {}),
         etaSeconds: rate > 0 ? (cfg.steps - step) / rate : null,
       };
       opts.onProgress?.(progress);
@@ -346,12 +225,14 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
       stopped,
       seconds: (performance.now() - t0) / 1000,
       backend: tf.getBackend(),
+      ...(probe ? { probe: { cachedSlices: probe.cachedSlices, copies } } : {}),
     };
     return { segmenter: student, record };
   } catch (err) {
     disposeSegmenter(student);
     throw err;
   } finally {
+    stepper?.dispose();
     for (const a of adams) a.dispose();
     if (teacher) disposeSegmenter(teacher);
   }

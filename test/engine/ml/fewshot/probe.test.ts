@@ -1,0 +1,129 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../../main/ml/backends/init.js';
+import { pretrainConfig } from '../../../../main/ml/config.js';
+import { DEFAULT_DOWNSTREAM_AUGMENT, fewShotConfig } from '../../../../main/ml/fewshot/config.js';
+import type { LabeledSlice } from '../../../../main/ml/fewshot/data.js';
+import { FEATURE_CACHE_BYTES, MAX_PROBE_COPIES, probeCopies } from '../../../../main/ml/fewshot/probe.js';
+import { disposeSegmenter, snapshot } from '../../../../main/ml/fewshot/segmenter.js';
+import { runFewShot } from '../../../../main/ml/fewshot/train.js';
+import { runPretraining } from '../../../../main/ml/pretrain/loop.js';
+import { arraySliceSource } from '../../../../main/ml/pretrain/source.js';
+
+const UNET = { levels: 2, base: 4, embedding: 8, inChannels: 1, normalization: 'batch' as const, bnMomentum: 0.1, bnEpsilon: 1e-5 };
+const PRE = { spacingMm: 1, size: 16, clipPercentiles: [0.5, 99.5] as [number, number] };
+
+/** A bright disk of radius 3 + s/3 (class 1) on a dark field, centred differently per slice, with a dim ring (class 2). */
+function disks(n: number): LabeledSlice[] {
+  return Array.from({ length: n }, (_, s) => {
+    const image = new Float32Array(256);
+    const label = new Uint8Array(256);
+    const cx = 6 + (s % 4);
+    const cy = 7 + (s % 3);
+    for (let y = 0; y < 16; y++) {
+      for (let x = 0; x < 16; x++) {
+        const r = Math.hypot(x - cx, y - cy);
+        if (r <= 2.5) {
+          image[y * 16 + x] = 1;
+          label[y * 16 + x] = 1;
+        } else if (r <= 4) {
+          image[y * 16 + x] = 0.4;
+          label[y * 16 + x] = 2;
+        } else image[y * 16 + x] = 0.05 * ((x * 7 + y * 3 + s) % 5);
+      }
+    }
+    return { volumeId: `v${s}`, group: `g${s}`, k: s, frame: 0, image, label };
+  });
+}
+
+const NO_AUGMENT = {
+  ...DEFAULT_DOWNSTREAM_AUGMENT,
+  spatialP: 0,
+  intensity: { noise: { p: 0, sigmaMax: 0 }, blur: { p: 0, sigma: [0, 1] as [number, number] }, gamma: { p: 0, logGamma: [0, 0] as [number, number] }, biasField: { p: 0, coefficient: 0, order: 3 }, inversion: { p: 0 } },
+};
+
+describe('linear probe on cached features', () => {
+  let dir: string;
+  let backbone: { path: string };
+  let model: ReturnType<typeof pretrainConfig>['model'];
+  beforeAll(async () => {
+    await initBackend({ backend: 'cpu' });
+    dir = mkdtempSync(join(tmpdir(), 'p2r-probe-'));
+    const pre = pretrainConfig('compact', { model: { unet: UNET, head: { hidden: 8, out: 8 } }, preprocess: PRE, train: { batch: 2, validationFraction: 0 }, loss: { samples: 64 } });
+    model = pre.model;
+    const pt = await runPretraining({ config: pre, source: arraySliceSource(disks(6).map((s) => s.image), 16), outDir: dir, steps: 2 });
+    backbone = { path: pt.lastCheckpoint };
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('copies that fit the cache, by hand', () => {
+    // 128² × 64 floats = 4 MiB per slice; 768 MiB: (768 − 37·4) / (20·4) = 7.75 → capped at 4.
+    expect(probeCopies(20, 37, 128, 64)).toBe(MAX_PROBE_COPIES);
+    // (768 − 100·4) / (40·4) = 2.3 → 2 copies.
+    expect(probeCopies(40, 100, 128, 64)).toBe(2);
+    // (768 − 100·4) / (100·4) = 0.92 → nothing fits: stream the backbone.
+    expect(probeCopies(100, 100, 128, 64)).toBe(0);
+    expect(probeCopies(1, 0, 16, 8, 0)).toBe(0);
+    expect(FEATURE_CACHE_BYTES).toBe(768 * 2 ** 20);
+  });
+
+  it('with one copy and no augmentation it takes exactly the steps of the streaming probe', async () => {
+    const cfg = fewShotConfig('linear', { model, preprocess: PRE, augment: NO_AUGMENT, steps: 12, batch: 2, validateEvery: 4, patience: 0, seed: 5 });
+    const data = { labeled: disks(6), validation: disks(9).slice(6), classes: [1, 2] };
+    // 16² × 8 floats = 8 KiB per slice: room for the 3 validation slices and the 6 training slices once.
+    const cached = await runFewShot({ config: cfg, data, backbone, featureCacheBytes: (6 + 3) * 8192 + 100 });
+    const streamed = await runFewShot({ config: cfg, data, backbone, featureCacheBytes: 0 });
+    try {
+      expect(cached.record.probe).toEqual({ cachedSlices: 6, copies: 1 });
+      expect(streamed.record.probe).toBeUndefined();
+      const a = snapshot(cached.segmenter);
+      const b = snapshot(streamed.segmenter);
+      for (const name of ['seg.w', 'seg.b']) {
+        const x = a.get(name)!;
+        const y = b.get(name)!;
+        for (let i = 0; i < x.length; i++) expect(x[i]).toBeCloseTo(y[i]!, 5);
+      }
+      expect(cached.record.curves.loss.map((l) => l.loss)).toEqual(streamed.record.curves.loss.map((l) => expect.closeTo(l.loss, 5)));
+      expect(cached.record.curves.validation).toEqual(streamed.record.curves.validation.map((v) => ({ step: v.step, dice: expect.closeTo(v.dice, 6) })));
+    } finally {
+      disposeSegmenter(cached.segmenter);
+      disposeSegmenter(streamed.segmenter);
+    }
+  }, 60_000);
+
+  it('caches augmented copies, deterministically, and leaves the backbone untouched', async () => {
+    const cfg = fewShotConfig('linear', { model, preprocess: PRE, steps: 30, batch: 4, validateEvery: 10, patience: 0, seed: 2 });
+    const data = { labeled: disks(6), validation: disks(8).slice(6), classes: [1, 2] };
+    const first = await runFewShot({ config: cfg, data, backbone });
+    const again = await runFewShot({ config: cfg, data, backbone });
+    try {
+      expect(first.record.probe).toEqual({ cachedSlices: 6 * MAX_PROBE_COPIES, copies: MAX_PROBE_COPIES });
+      expect(snapshot(again.segmenter).get('seg.w')).toEqual(snapshot(first.segmenter).get('seg.w'));
+      const { restoreInto, readCheckpoint } = await import('../../../../main/ml/pretrain/checkpoint.js');
+      const { createSegmenter } = await import('../../../../main/ml/fewshot/segmenter.js');
+      const ref = createSegmenter(model, [1, 2], 0);
+      restoreInto(await readCheckpoint(backbone.path), ref.net, null);
+      expect(snapshot(first.segmenter).get('enc0.c1.w')).toEqual(snapshot(ref).get('enc0.c1.w'));
+      disposeSegmenter(ref);
+    } finally {
+      disposeSegmenter(first.segmenter);
+      disposeSegmenter(again.segmenter);
+    }
+  }, 60_000);
+
+  it('a cancel while caching features ends the run as cancelled, before any step', async () => {
+    const cfg = fewShotConfig('linear', { model, preprocess: PRE, steps: 30, batch: 1, patience: 0 });
+    const ac = new AbortController();
+    ac.abort();
+    const r = await runFewShot({ config: cfg, data: { labeled: disks(4), classes: [1, 2] }, backbone, signal: ac.signal });
+    try {
+      expect(r.record.stopped).toBe('cancelled');
+      expect(r.record.steps).toBe(0);
+      expect(r.record.probe).toBeUndefined();
+    } finally {
+      disposeSegmenter(r.segmenter);
+    }
+  }, 60_000);
+});
