@@ -6,7 +6,7 @@ import { LAST, runPretraining, type PretrainProgress } from '../../ml/pretrain/l
 import { findNiftiImages, niftiSliceSource, splitSlices, type SliceSource } from '../../ml/pretrain/source.js';
 import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
 import { folderReadout } from '../../ml/pretrain/readout-data.js';
-import type { ReadoutOptions, ReadoutPoint } from '../../ml/pretrain/readout.js';
+import { DEFAULT_READOUT_PROBE_STEPS, type ReadoutOptions, type ReadoutPoint } from '../../ml/pretrain/readout.js';
 import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { workspaceLayout } from '../../library/layout.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
@@ -28,7 +28,7 @@ const USAGE = [
   'docs/PERFORMANCE.md); default 1; detached jobs carry it too.',
   'Before starting it says what the window buys (one night, or until --until): steps and epochs from the bench',
   'step time, then again from the run\'s own step time after a few steps. --readout DIR trains a linear probe',
-  'every --readout-every steps (default 100, --readout-steps probe steps, default 60) on the labeled NIfTI pairs',
+  'every --readout-every steps (default 100, --readout-steps probe steps, default 300) on the labeled NIfTI pairs',
   'under DIR (NAME.nii.gz + NAME_gt.nii.gz: first sub-folder trains, the others score) and reports its Dice per',
   'label; the points are kept in readout.json beside the checkpoints.',
   '',
@@ -95,7 +95,7 @@ export const pretrainCommand: Command = {
     const batch = positiveInt('batch', values.batch);
     const size = positiveInt('size', values.size);
     const readoutEvery = positiveInt('readout-every', values['readout-every']) ?? 100;
-    const readoutSteps = positiveInt('readout-steps', values['readout-steps']) ?? 60;
+    const readoutSteps = positiveInt('readout-steps', values['readout-steps']) ?? DEFAULT_READOUT_PROBE_STEPS;
     if (!values.readout && (values['readout-every'] !== undefined || values['readout-steps'] !== undefined)) throw new UsageError('--readout-every and --readout-steps need --readout DIR');
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);

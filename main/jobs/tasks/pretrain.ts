@@ -7,7 +7,7 @@ import { librarySliceSource } from '../../ml/pretrain/library-source.js';
 import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
 import { splitSlices } from '../../ml/pretrain/source.js';
 import { libraryReadout } from '../../ml/pretrain/readout-data.js';
-import type { ReadoutOptions, ReadoutPoint } from '../../ml/pretrain/readout.js';
+import { DEFAULT_READOUT_PROBE_STEPS, type ReadoutOptions, type ReadoutPoint } from '../../ml/pretrain/readout.js';
 import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
 import { parseParams } from './params.js';
@@ -109,8 +109,6 @@ export const pretrainTask: Task = async (ctx) => {
 
 /** About this many readouts per run, or per night when the run is longer than one night. */
 const READOUTS_PER_RUN = 10;
-/** Probe steps per readout (as `pix2rep pretrain --readout`). */
-const READOUT_PROBE_STEPS = 60;
 /** Below this many planned steps a readout is not taken: the probes would cost more than the training. */
 const READOUT_MIN_STEPS = 50;
 
@@ -137,7 +135,7 @@ async function appReadout(
   const night = reference !== null ? Math.floor(NIGHT_SECONDS / reference) : Infinity;
   const every = Math.max(1, Math.ceil(Math.min(planned, night) / READOUTS_PER_RUN));
   try {
-    const { options, reason } = await libraryReadout(ctx.job.workspace, config.preprocess, { every, probeSteps: READOUT_PROBE_STEPS });
+    const { options, reason } = await libraryReadout(ctx.job.workspace, config.preprocess, { every, probeSteps: DEFAULT_READOUT_PROBE_STEPS });
     if (!options) {
       ctx.log(`no readout: ${reason}`);
       return null;

@@ -157,7 +157,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     resumeCk = null;
   }
   const resumedFrom = resumeHeader ? step : null;
-  const readout = opts.readout ? new ReadoutTracker(opts.outDir, opts.readout, step) : null;
+  const readout = opts.readout ? new ReadoutTracker(opts.outDir, opts.readout, step, config) : null;
   let maxImages: number;
   try {
     maxImages = opts.maxImagesPerStep ?? maxImagesPerInstance(tf.getBackend(), config.model.unet, source.size, 2);

@@ -7,7 +7,7 @@ import { readNifti } from '../../../main/io/nifti.js';
 import { saveAnnotation } from '../../../main/library/annotations.js';
 import { openLibrary } from '../../../main/library/library.js';
 import { attachRunner, type JobRunner } from '../../../main/jobs/index.js';
-import { readReadout } from '../../../main/ml/pretrain/readout.js';
+import { DEFAULT_READOUT_PROBE_STEPS, readReadout } from '../../../main/ml/pretrain/readout.js';
 import { settle, syntheticWorkspace, tinyPretrain, WORKER_ENV } from './fixture.js';
 
 /**
@@ -82,7 +82,8 @@ describe('pretraining job: readout along the run', () => {
     expect(rec.points.map((p) => p.step)).toEqual([0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50]);
     expect(rec).toMatchObject({ labeledSlices: 6, validationSlices: 6 });
     for (const p of rec.points) {
-      expect(p.probeSteps).toBe(60);
+      expect(p.probeSteps).toBe(DEFAULT_READOUT_PROBE_STEPS);
+      expect(p.probe).toBe('cached-features');
       const d = Object.values(p.dice);
       expect(d).toHaveLength(2);
       for (const v of d) expect(v).toBeGreaterThanOrEqual(0), expect(v).toBeLessThanOrEqual(1);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pretrainConfig, scheduledLr, type PretrainConfig } from '../../../../main/ml/config.js';
 import { readCheckpoint } from '../../../../main/ml/pretrain/checkpoint.js';
 import { runPretraining } from '../../../../main/ml/pretrain/loop.js';
-import { measureReadout, pooledDice, readReadout, READOUT_FILE, type ReadoutOptions } from '../../../../main/ml/pretrain/readout.js';
+import { measureReadout, pooledDice, readReadout, READOUT_FILE, writeReadout, type ReadoutOptions, type ReadoutPoint } from '../../../../main/ml/pretrain/readout.js';
 import { arraySliceSource } from '../../../../main/ml/pretrain/source.js';
 import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
 import { runFewShot, meanForegroundDice } from '../../../../main/ml/fewshot/train.js';
@@ -147,6 +147,20 @@ describe('readout along pretraining', () => {
     // The same 6 steps uninterrupted, without readout: identical losses (the probe draws no pretraining randomness).
     const straight = await runPretraining({ config: tinyConfig(), source: pool, outDir: join(dir, 'straight'), steps: 6 });
     expect(r2.history).toEqual(straight.history);
+  });
+
+  it('on resume keeps only points of the same probe: not the streaming probe of earlier records, not another step count', async () => {
+    const out = join(dir, 'probes');
+    const r1 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 4, readout });
+    expect(r1.readout.map((p) => [p.step, p.probe])).toEqual([[0, 'cached-features'], [2, 'cached-features'], [4, 'cached-features']]);
+    // Rewrite the step-0 point as an earlier session's streaming-probe point (no `probe` field).
+    const rec = readReadout(out)!;
+    const { probe: _dropped, ...streaming } = rec.points[0]!;
+    writeReadout(out, { ...rec, points: [streaming as ReadoutPoint, ...rec.points.slice(1)] });
+    const r2 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 6, resume: true, readout });
+    expect(r2.readout.map((p) => p.step)).toEqual([2, 4, 6]);
+    const r3 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 8, resume: true, readout: { ...readout, probeSteps: readout.probeSteps + 1 } });
+    expect(r3.readout.map((p) => p.step)).toEqual([8]);
   });
 
   it('resumes a checkpoint written by the code before issue 10 (fixture: commit 7eed2b2, 3 steps) with readout on', async () => {
