@@ -202,10 +202,27 @@ export function loadBaselineResult(workDir: string, evalOn: 'test' | 'dev'): Exp
   }
 }
 
-/** The run-cache key: unchanged (budget, split, pretraining) for a run without overrides, so earlier runs stay valid. */
-export function runCacheKey(budget: Budget, split: AcdcSplit, pretraining: Array<[string, number, string]>, levers: Levers = {}, evalOn: 'test' | 'dev' = 'test'): string {
+/**
+ * What of a budget decides one method's result: the linear probe depends on its step count and on how it
+ * trains (cached features since issue 10; runs of the earlier streaming probe are not reused); every other
+ * method on everything but those.
+ */
+function budgetKey(budget: Budget, linear: boolean): object {
+  const { linearSteps, ...rest } = budget;
+  return linear ? { ...rest, probe: { kind: 'cached-features', steps: linearSteps } } : rest;
+}
+
+/** The run-cache key of a method's runs: budget (as budgetKey), split, pretraining, and any recipe levers. */
+export function runCacheKey(
+  budget: Budget,
+  split: AcdcSplit,
+  pretraining: Array<[string, number, string]>,
+  levers: Levers = {},
+  evalOn: 'test' | 'dev' = 'test',
+  linear = false,
+): string {
   const recipe = recipeLevers(levers);
-  const base = { budget, split, pretraining };
+  const base = { budget: budgetKey(budget, linear), split, pretraining };
   const obj = hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base;
   return createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
 }
@@ -241,7 +258,7 @@ function summarise(patients: RunResult['patients']): Record<string, number> {
  */
 class RunCache {
   private readonly dir: string;
-  constructor(runsDir: string, private readonly key: string) {
+  constructor(runsDir: string, private readonly keyOf: (method: MethodId) => string) {
     this.dir = runsDir;
     mkdirSync(this.dir, { recursive: true });
   }
@@ -253,13 +270,13 @@ class RunCache {
     if (!existsSync(f)) return null;
     try {
       const saved = JSON.parse(readFileSync(f, 'utf8')) as { key: string; result: RunResult };
-      return saved.key === this.key ? saved.result : null;
+      return saved.key === this.keyOf(method) ? saved.result : null;
     } catch {
       return null; // a torn or foreign file: train the run again
     }
   }
   put(r: RunResult): void {
-    writeFileAtomic(this.file(r.regime, r.seed, r.method), Buffer.from(JSON.stringify({ key: this.key, result: r }), 'utf8'));
+    writeFileAtomic(this.file(r.regime, r.seed, r.method), Buffer.from(JSON.stringify({ key: this.keyOf(r.method), result: r }), 'utf8'));
   }
 }
 
@@ -349,7 +366,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   ).filter((m) => m.backbone === null || pretrainMethods.includes(m.backbone));
   const runs: RunResult[] = [];
   let reusedRuns = 0;
-  const cache = new RunCache(runsDir, runCacheKey(budget, split, pretraining.map((p) => [p.method, p.steps, p.checkpoint]), levers, evalOn));
+  const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
+  const cache = new RunCache(runsDir, (method) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, method.endsWith('-linear')));
   const report = (r: RunResult, cached: boolean) =>
     log(
       `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +

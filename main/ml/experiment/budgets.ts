@@ -3,10 +3,11 @@ import { modelPreset } from '../config.js';
 
 /**
  * Budgets of `pix2rep experiment acdc`: one table, so what each budget does is visible in one place and the
- * report can print it. Only `smoke` has been run end to end (about 1.6 min here). The others are sized from
- * the quiet-machine step times of the compact U-Net at 128², batch 8, wasm, one core (docs/PERFORMANCE.md):
- * 5.4 s per pretraining step, 2.2 s per downstream training step, about 1 s per linear-probe step, 64 ms per
- * slice of inference. `2h` then comes to about 100 minutes; the report prints the wall time it took.
+ * report can print it. `smoke` and `2h` have been run end to end (about 1.6 and 100 minutes here). The others
+ * are sized from the quiet-machine step times of the compact U-Net at 128², batch 8, wasm, one core
+ * (docs/PERFORMANCE.md): 5.4 s per pretraining step, 2.2 s per downstream training step, about 0.15 s per
+ * linear-probe step on cached features (plus one backbone pass over its slices), 64 ms per slice of
+ * inference; the report prints the wall time each took.
  */
 export type BudgetName = 'smoke' | '2h' | 'night' | 'paper';
 
@@ -20,7 +21,7 @@ export interface Budget {
   /** Pretraining pool patients used (a prefix of the split's pool; all when null). */
   poolPatients: number | null;
   downstreamSteps: number;
-  /** The linear probe's steps (cheap: no backbone gradient). */
+  /** The linear probe's steps (cheap: the head trains on cached features, ~0.15 s a step at 128², batch 8). */
   linearSteps: number;
   batch: number;
   validateEvery: number;
@@ -70,7 +71,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     pretrainBatch: 8,
     poolPatients: null,
     downstreamSteps: 60,
-    linearSteps: 120,
+    linearSteps: 300,
     batch: 8,
     validateEvery: 10,
     patience: 4,
@@ -89,7 +90,7 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     pretrainBatch: 8,
     poolPatients: null,
     downstreamSteps: 120,
-    linearSteps: 400,
+    linearSteps: 500,
     batch: 8,
     validateEvery: 20,
     patience: 6,
@@ -133,7 +134,7 @@ export interface ReadoutPlan {
 
 export const READOUT_PLANS: Record<BudgetName, ReadoutPlan | null> = {
   smoke: null,
-  '2h': { every: 75, probeSteps: 60 },
-  night: { every: 250, probeSteps: 100 },
-  paper: { every: 2000, probeSteps: 300 },
+  '2h': { every: 75, probeSteps: 300 },
+  night: { every: 250, probeSteps: 500 },
+  paper: { every: 2000, probeSteps: 1000 },
 };

@@ -77,16 +77,24 @@ describe('lever parsing', () => {
 });
 
 describe('run cache key and dev roles', () => {
-  it('is the pre-lever key for a run without overrides (cached 2h runs stay valid) and differs with any', () => {
+  it('keys a run by what decides it: the probe steps only for the linear probe, any recipe lever, the scoring split', () => {
     const budget = BUDGETS['2h'];
     const split = loadSplit();
     const pre: Array<[string, number, string]> = [['pix2rep', 150, '/w/pretrain-pix2rep/best.p2r']];
-    // The formula acdc.ts used before overrides existed, written out.
-    const old = createHash('sha256').update(JSON.stringify({ budget, split, pretraining: pre })).digest('hex').slice(0, 16);
-    expect(runCacheKey(budget, split, pre)).toBe(old);
-    expect(runCacheKey(budget, split, pre, { readout: 25 })).toBe(old);
-    expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(old);
-    expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(old);
+    const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
+    // The formula written out: the budget without the probe's steps, or with them and the probe's kind.
+    const { linearSteps, ...rest } = budget;
+    const plain = hash({ budget: rest, split, pretraining: pre });
+    const probe = hash({ budget: { ...rest, probe: { kind: 'cached-features', steps: linearSteps } }, split, pretraining: pre });
+    expect(runCacheKey(budget, split, pre)).toBe(plain);
+    expect(runCacheKey(budget, split, pre, {}, 'test', true)).toBe(probe);
+    // Another probe length re-trains the probe and nothing else.
+    const longer = { ...budget, linearSteps: linearSteps + 100 };
+    expect(runCacheKey(longer, split, pre)).toBe(plain);
+    expect(runCacheKey(longer, split, pre, {}, 'test', true)).not.toBe(probe);
+    expect(runCacheKey(budget, split, pre, { readout: 25 })).toBe(plain);
+    expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(plain);
+    expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(plain);
   });
 
   it('selects on the budget prefix and scores on the dev patients after it', () => {
