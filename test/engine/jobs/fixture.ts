@@ -100,10 +100,10 @@ export function startCli(args: string[], children: ChildProcess[]): CliRun {
 }
 
 /** Poll a job through the contract until it leaves queued/running (or 50 s pass). */
-export async function settle(engine: Engine, id: string) {
+export async function settle(engine: Engine, id: string, timeoutMs = 50_000) {
   let j = await engine.call('jobs.get', { id });
   const t0 = Date.now();
-  while (!['done', 'failed', 'cancelled', 'paused', 'interrupted'].includes(j.status) && Date.now() - t0 < 50_000) {
+  while (!['done', 'failed', 'cancelled', 'paused', 'interrupted'].includes(j.status) && Date.now() - t0 < timeoutMs) {
     await new Promise((r) => setTimeout(r, 100));
     j = await engine.call('jobs.get', { id });
   }

@@ -66,7 +66,8 @@ describe('pretraining job: readout along the run', () => {
     expect(readFileSync(s.logPath!, 'utf8')).toMatch(/no readout: 3 planned steps are fewer than 50/);
 
     const job = await engine.call('jobs.enqueue', { kind: 'pretrain', name: 'with readout', params: tinyPretrain(50) });
-    const j = await settle(engine, job.id);
+    // Eleven readouts of 300 probe steps each: longer than the training itself.
+    const j = await settle(engine, job.id, 200_000);
     expect(j.error).toBeNull();
     expect(j.status).toBe('done');
     const log = readFileSync(j.logPath!, 'utf8');
@@ -96,7 +97,7 @@ describe('pretraining job: readout along the run', () => {
       structures: rec.structures,
       labeledSlices: 6,
       validationSlices: 6,
-      points: rec.points.map(({ step, epoch, dice, mean }) => ({ step, epoch, dice, mean })),
+      points: rec.points.map(({ step, epoch, dice, mean, probe }) => ({ step, epoch, dice, mean, probe })),
     };
     expect(r.jobs[job.id]).toEqual(expected);
     expect(r.models[j.modelId!]).toEqual(expected);
