@@ -9,6 +9,7 @@ import vtkRenderWindow from '@kitware/vtk.js/Rendering/Core/RenderWindow';
 import vtkRenderer from '@kitware/vtk.js/Rendering/Core/Renderer';
 import type vtkProp from '@kitware/vtk.js/Rendering/Core/Prop';
 import type { InjectionKey } from 'vue';
+import { canvasSize, isSoftwareRenderer, MOVING_SCALE } from './interactiveScale.js';
 import { orderByRank, sortRankedInPlace } from './layerOrder.js';
 
 /**
@@ -24,8 +25,12 @@ export interface RenderView {
    * data happened to load first.
    */
   addLayer(actor: vtkProp, rank: number): void;
-  /** Ask for a frame; many requests within one animation frame draw once. */
-  requestRender(): void;
+  /**
+   * Ask for a frame; many requests within one animation frame draw once. `moving`: the slice or frame
+   * changed, as it does many times a second while scrolling or playing; on a software renderer that frame
+   * is drawn at reduced resolution (interactiveScale.ts), and the next still frame at full resolution.
+   */
+  requestRender(options?: { moving?: boolean }): void;
   /** Draw now: after a resize, which clears the canvas, so no blank frame reaches the screen. */
   renderNow(): void;
   /** Match the canvas to the container's size (CSS px × devicePixelRatio). Returns [width, height] in CSS px. */
@@ -44,11 +49,16 @@ export function createRenderView(container: HTMLElement, background: [number, nu
   // (SwiftShader) it multiplies the fill of every frame (docs/PERFORMANCE.md). vtk asks its canvas for the
   // context later, with its own options; a canvas hands back the context it already has, so creating it
   // here first is how to choose.
-  gl.getCanvas()?.getContext('webgl2', { antialias: false, preserveDrawingBuffer: false, depth: true, alpha: true, powerPreference: 'high-performance' });
+  const context = gl.getCanvas()?.getContext('webgl2', { antialias: false, preserveDrawingBuffer: false, depth: true, alpha: true, powerPreference: 'high-performance' });
+  const software = !!context && isSoftwareRenderer(rendererName(context));
   renderWindow.addView(gl);
   gl.setContainer(container);
   let pending = 0;
   let disposed = false;
+  let moving = false;
+  let scale = 1;
+  let css: [number, number] = [1, 1];
+  const applySize = () => gl.setSize(...canvasSize(css, window.devicePixelRatio || 1, scale));
   const ranks = new WeakMap<vtkProp, number>();
 
   // vtk draws a renderer's props in the order of its scene-graph nodes, which it means to keep in the order
@@ -69,11 +79,27 @@ export function createRenderView(container: HTMLElement, background: [number, nu
 
   const resize = (): [number, number] => {
     const { width, height } = container.getBoundingClientRect();
-    const w = Math.max(1, Math.floor(width));
-    const h = Math.max(1, Math.floor(height));
-    const dpr = window.devicePixelRatio || 1;
-    gl.setSize(Math.floor(w * dpr), Math.floor(h * dpr));
-    return [w, h];
+    css = [Math.max(1, Math.floor(width)), Math.max(1, Math.floor(height))];
+    scale = 1;
+    applySize();
+    return [...css];
+  };
+  const frame = () => {
+    pending = 0;
+    if (disposed) return;
+    const want = moving && software ? MOVING_SCALE : 1;
+    if (want !== scale) {
+      scale = want;
+      applySize();
+    }
+    draw();
+    // A reduced frame is followed by a full one, unless the next frame moves on again.
+    if (moving && software) request();
+    moving = false;
+  };
+  const request = () => {
+    if (pending || disposed) return;
+    pending = requestAnimationFrame(frame);
   };
 
   return {
@@ -86,17 +112,19 @@ export function createRenderView(container: HTMLElement, background: [number, nu
       for (const p of ordered) renderer.addViewProp(p);
       renderer.modified();
     },
-    requestRender() {
-      if (pending || disposed) return;
-      pending = requestAnimationFrame(() => {
-        pending = 0;
-        if (!disposed) draw();
-      });
+    requestRender(options) {
+      if (options?.moving) moving = true;
+      request();
     },
     renderNow() {
       if (disposed) return;
       if (pending) cancelAnimationFrame(pending);
       pending = 0;
+      moving = false;
+      if (scale !== 1) {
+        scale = 1;
+        applySize();
+      }
       draw();
     },
     resize,
@@ -112,4 +140,10 @@ export function createRenderView(container: HTMLElement, background: [number, nu
       renderWindow.delete();
     },
   };
+}
+
+/** The GPU behind a context, as the browser names it (the unmasked name where the browser gives it). */
+function rendererName(context: WebGL2RenderingContext): string {
+  const info = context.getExtension('WEBGL_debug_renderer_info');
+  return String(context.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : context.RENDERER) ?? '');
 }
