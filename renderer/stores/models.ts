@@ -9,7 +9,7 @@ export type FewShotMode = Params<'ml.train'>['mode'];
 export const FEWSHOT_MODES: Array<{ id: FewShotMode; name: string; needsBackbone: boolean; hint: string }> = [
   { id: 'linear', name: 'Linear probe', needsBackbone: true, hint: 'frozen backbone, a new 1×1 head: fastest' },
   { id: 'finetune', name: 'Fine-tune', needsBackbone: true, hint: 'the whole network, starting from the backbone' },
-  { id: 'mean-teacher', name: 'Mean Teacher', needsBackbone: false, hint: 'also learns from unannotated slices' },
+  { id: 'mean-teacher', name: 'Mean Teacher', needsBackbone: false, hint: 'also learns from unannotated slices: the best measured with one annotated patient' },
   { id: 'supervised', name: 'Supervised', needsBackbone: false, hint: 'from scratch: the baseline' },
 ];
 
