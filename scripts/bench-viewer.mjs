@@ -116,7 +116,8 @@ try {
     await page.getByTestId('layout-toggle').click();
     await page.locator('[data-testid="slice-view"] canvas').nth(1).waitFor();
   }
-  // A stroke on every slice (so the label layer has voxels wherever it scrolls) and the reference overlay.
+  // A stroke across the middle slice (the edited layer; --annotated fills it on every labelled slice) and the
+  // imported ground truth as the reference overlay.
   const view = page.getByTestId('slice-view').first();
   const box = await view.boundingBox();
   const cx = box.x + box.width / 2;
