@@ -14,6 +14,14 @@ async function viewShot(page: Page): Promise<DecodedPng> {
   return decodePng(await page.screenshot({ clip: { x: box.x + 1, y: box.y + 1, width: box.width - 2, height: box.height - 2 } }));
 }
 
+/** The view's canvas size in device pixels (the test project has no DOM types: the page runs a string). */
+async function canvasSize(page: Page): Promise<[number, number]> {
+  return (await page.evaluate(`(() => {
+    const c = document.querySelector('[data-testid="slice-view"] canvas');
+    return [c.width, c.height];
+  })()`)) as [number, number];
+}
+
 /** Share of pixels that differ by more than a few levels in any channel. */
 function changed(a: DecodedPng, b: DecodedPng): number {
   let n = 0;
@@ -39,10 +47,7 @@ describe.skipIf(!hasData(PATIENT))(`slice view resolution while scrolling (ACDC 
     await expect.poll(async () => (await settle(page), changed(await viewShot(page), await viewShot(page))), { timeout: 15_000 }).toBe(0);
     await settle(page);
     const before = await viewShot(page);
-    const full = await page.evaluate(() => {
-      const c = document.querySelector('[data-testid="slice-view"] canvas') as HTMLCanvasElement;
-      return [c.width, c.height];
-    });
+    const full = await canvasSize(page);
 
     // Four steps down and four back up, one per animation frame; the canvas size after each step's frame.
     const sizes = (await page.evaluate(`(async () => {
@@ -65,12 +70,7 @@ describe.skipIf(!hasData(PATIENT))(`slice view resolution while scrolling (ACDC 
 
     await page.getByTestId('slice-index').filter({ hasText: '6' }).waitFor();
     await settle(page);
-    expect(
-      await page.evaluate(() => {
-        const c = document.querySelector('[data-testid="slice-view"] canvas') as HTMLCanvasElement;
-        return [c.width, c.height];
-      }),
-    ).toEqual(full);
+    expect(await canvasSize(page)).toEqual(full);
     expect(changed(before, await viewShot(page))).toBeLessThan(0.001);
     expect(problems).toEqual([]);
     await page.close();
