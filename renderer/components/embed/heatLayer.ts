@@ -38,6 +38,9 @@ export function makeHeatLayer(): HeatLayer {
   for (const [x, a] of HEAT_OPACITY) opacities.addPoint(x, a);
   prop.setRGBTransferFunction(0, colours);
   prop.setScalarOpacity(0, opacities);
+  // Blended in the opaque pass like the label layers: a semi-transparent actor would send every frame through
+  // vtk's order-independent transparency pass, which costs tens of ms a frame without a GPU (docs/PERFORMANCE.md).
+  actor.setForceOpaque(true);
   return {
     actor,
     show(values, dims, spacing, k) {
