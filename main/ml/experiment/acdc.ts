@@ -18,7 +18,7 @@ import { dice } from '../metrics/dice.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, pretrainingLevers, recipeLevers, type Levers } from './levers.js';
+import { hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, pretrainingLevers, recipeLevers, scratchLevers, type Levers } from './levers.js';
 
 /**
  * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
@@ -212,19 +212,24 @@ function budgetKey(budget: Budget, linear: boolean): object {
   return linear ? { ...rest, probe: { kind: 'cached-features', steps: linearSteps } } : rest;
 }
 
-/** The run-cache key of a method's runs: budget (as budgetKey), split, pretraining, and any recipe levers. */
+/**
+ * The run-cache key of a method's runs: budget (as budgetKey), split, pretraining, and any recipe levers. The
+ * supervised baseline uses no pretraining: its key holds only the levers a scratch network depends on, so a
+ * lever experiment on pretraining reuses the baseline's supervised runs instead of training them again.
+ */
 export function runCacheKey(
   budget: Budget,
   split: AcdcSplit,
   pretraining: Array<[string, number, string]>,
   levers: Levers = {},
   evalOn: 'test' | 'dev' = 'test',
-  linear = false,
+  method: 'linear' | 'scratch' | 'other' = 'other',
 ): string {
+  const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
+  if (method === 'scratch') return hash({ budget: budgetKey(budget, false), split, levers: scratchLevers(levers), evalOn, scratch: true });
   const recipe = recipeLevers(levers);
-  const base = { budget: budgetKey(budget, linear), split, pretraining };
-  const obj = hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base;
-  return createHash('sha256').update(JSON.stringify(obj)).digest('hex').slice(0, 16);
+  const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining };
+  return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -254,16 +259,17 @@ function summarise(patients: RunResult['patients']): Record<string, number> {
 /**
  * Finished runs are kept in the work folder, keyed by everything that decides their result (budget, split,
  * pretraining checkpoints), so a long budget can be stopped and continued: only unfinished runs are trained
- * again. A changed budget or split changes the key and nothing stale is reused.
+ * again. A changed budget or split changes the key and nothing stale is reused. Each method's runs live in the
+ * folder `dirOf` gives it: the supervised baseline's in the folder of the levers it depends on, which a lever
+ * experiment on pretraining shares with the baseline.
  */
 class RunCache {
-  private readonly dir: string;
-  constructor(runsDir: string, private readonly keyOf: (method: MethodId) => string) {
-    this.dir = runsDir;
-    mkdirSync(this.dir, { recursive: true });
-  }
+  constructor(
+    private readonly dirOf: (method: MethodId) => string,
+    private readonly keyOf: (method: MethodId) => string,
+  ) {}
   private file(regime: string, seed: number, method: MethodId) {
-    return join(this.dir, `${regime}-${seed}-${method}.json`);
+    return join(this.dirOf(method), `${regime}-${seed}-${method}.json`);
   }
   get(regime: string, seed: number, method: MethodId): RunResult | null {
     const f = this.file(regime, seed, method);
@@ -276,6 +282,7 @@ class RunCache {
     }
   }
   put(r: RunResult): void {
+    mkdirSync(this.dirOf(r.method), { recursive: true });
     writeFileAtomic(this.file(r.regime, r.seed, r.method), Buffer.from(JSON.stringify({ key: this.keyOf(r.method), result: r }), 'utf8'));
   }
 }
@@ -367,7 +374,12 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const runs: RunResult[] = [];
   let reusedRuns = 0;
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
-  const cache = new RunCache(runsDir, (method) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, method.endsWith('-linear')));
+  const kindOf = (method: MethodId) => (method === 'supervised' ? 'scratch' : method.endsWith('-linear') ? 'linear' : 'other');
+  const scratchRunsDir = join(resultDir(opts.workDir, scratchLevers(levers), evalOn), 'runs');
+  const cache = new RunCache(
+    (method) => (kindOf(method) === 'scratch' ? scratchRunsDir : runsDir),
+    (method) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, kindOf(method)),
+  );
   const report = (r: RunResult, cached: boolean) =>
     log(
       `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +

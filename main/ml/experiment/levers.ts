@@ -101,6 +101,12 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
 
 /** Keys that change the pretrained weights: a change gives the pretraining its own folder. */
 const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps', 'views'];
+/**
+ * Keys that change a network trained from scratch (the supervised baseline): its architecture and the
+ * downstream augmentation. Every other lever acts through pretraining, so a supervised run under it is the
+ * baseline's own run and is reused.
+ */
+const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'rotation', 'flips'];
 /** Keys that change no result: left out of cache keys and folder names. */
 const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps'];
 
@@ -131,6 +137,11 @@ export function recipeLevers(l: Levers): Levers {
       .filter(([k]) => !OBSERVATION_KEYS.includes(k as LeverKey))
       .sort(([a], [b]) => a.localeCompare(b)),
   ) as Levers;
+}
+
+/** The levers a network trained from scratch depends on (see SCRATCH_KEYS). */
+export function scratchLevers(l: Levers): Levers {
+  return recipeLevers(pick(l, SCRATCH_KEYS));
 }
 
 export function pretrainingLevers(l: Levers): Levers {

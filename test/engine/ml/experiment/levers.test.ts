@@ -77,7 +77,7 @@ describe('lever parsing', () => {
 });
 
 describe('run cache key and dev roles', () => {
-  it('keys a run by what decides it: the probe steps only for the linear probe, any recipe lever, the scoring split', () => {
+  it('keys a run by what decides it: the probe steps only for the linear probe, pretraining not for the scratch baseline', () => {
     const budget = BUDGETS['2h'];
     const split = loadSplit();
     const pre: Array<[string, number, string]> = [['pix2rep', 150, '/w/pretrain-pix2rep/best.p2r']];
@@ -86,15 +86,22 @@ describe('run cache key and dev roles', () => {
     const { linearSteps, ...rest } = budget;
     const plain = hash({ budget: rest, split, pretraining: pre });
     const probe = hash({ budget: { ...rest, probe: { kind: 'cached-features', steps: linearSteps } }, split, pretraining: pre });
+    const scratch = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true });
     expect(runCacheKey(budget, split, pre)).toBe(plain);
-    expect(runCacheKey(budget, split, pre, {}, 'test', true)).toBe(probe);
+    expect(runCacheKey(budget, split, pre, {}, 'test', 'linear')).toBe(probe);
+    expect(runCacheKey(budget, split, pre, {}, 'test', 'scratch')).toBe(scratch);
     // Another probe length re-trains the probe and nothing else.
     const longer = { ...budget, linearSteps: linearSteps + 100 };
     expect(runCacheKey(longer, split, pre)).toBe(plain);
-    expect(runCacheKey(longer, split, pre, {}, 'test', true)).not.toBe(probe);
+    expect(runCacheKey(longer, split, pre, {}, 'test', 'linear')).not.toBe(probe);
     expect(runCacheKey(budget, split, pre, { readout: 25 })).toBe(plain);
     expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(plain);
     expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(plain);
+    // The scratch baseline ignores pretraining and its levers, not the downstream or architecture ones.
+    expect(runCacheKey(budget, split, [], { temperature: 0.1, steps: 900, views: 'geometric' }, 'test', 'scratch')).toBe(scratch);
+    expect(runCacheKey(budget, split, pre, { rotation: 180 }, 'test', 'scratch')).not.toBe(scratch);
+    expect(runCacheKey(budget, split, pre, { base: 8 }, 'test', 'scratch')).not.toBe(scratch);
+    expect(runCacheKey(budget, split, pre, {}, 'dev', 'scratch')).not.toBe(scratch);
   });
 
   it('selects on the budget prefix and scores on the dev patients after it', () => {
@@ -218,7 +225,10 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     expect(rec.description).toBe(`linear probe trained on dev ${split.dev[0]}, scored on dev ${split.dev[1]}`);
     for (const q of rec.points) for (const k of ['RV', 'MYO', 'LV']) expect(q.dice[k]! >= 0 && q.dice[k]! <= 1).toBe(true);
     expect(existsSync(join(work, 'pretrain-pix2rep'))).toBe(false);
-    expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).length).toBe(4);
+    // The supervised baseline depends only on the downstream levers: its run lives in their folder, where an
+    // experiment on another pretraining lever with the same downstream levers finds it.
+    expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).sort()).toEqual(['1-1-mean-teacher.json', '1-1-pix2rep-finetune.json', '1-1-pix2rep-linear.json']);
+    expect(readdirSync(join(work, 'levers', 'flips-on_rotation-180_eval-dev', 'runs'))).toEqual(['1-1-supervised.json']);
     expect(existsSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'result.json'))).toBe(true);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('the budget section');
@@ -228,5 +238,14 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     expect(text).toMatch(/\| pix2rep \| 6 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| 4 \|/);
     expect(text).toMatch(/\| 1 \| supervised \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
     expect(text).toContain('No baseline to compare with yet: run the budget without --set (with --eval dev)');
+
+    // Another pretraining lever, the same downstream levers: the supervised run is the one already trained.
+    const again = await jsonLinesOf(() =>
+      experimentCommand.run(['acdc', '--budget', 'smoke', '--set', 'method=v1', '--set', 'temperature=0.3', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'readout=off', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']),
+    );
+    expect(again.code).toBe(0);
+    const logs = again.lines.filter((e) => e.event === 'log').map((e) => String(e.text));
+    expect(logs.filter((t) => /^regime 1 seed 1 supervised: .*from an earlier run\)$/.test(t))).toHaveLength(1);
+    expect(logs.filter((t) => /^regime 1 seed 1 pix2rep-finetune: /.test(t) && !t.endsWith('from an earlier run)'))).toHaveLength(1);
   });
 });
