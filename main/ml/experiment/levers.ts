@@ -44,6 +44,12 @@ export interface Levers {
    * backbone in a CPU budget's few dozen steps. The supervised baseline keeps its own rate.
    */
   finetuneLr?: number;
+  /**
+   * Data-parallel pretraining workers (2: both cores, about half the wall time per step). A recipe change: each
+   * worker's contrastive loss sees only its own shard's negatives (docs/PERFORMANCE.md), so its checkpoints
+   * get their own folder.
+   */
+  workers?: number;
   /** Readout every N pretraining steps, or off. Not a recipe change: it does not enter keys or folders. */
   readout?: number | 'off';
   /** Linear-probe steps of each readout. */
@@ -95,12 +101,13 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
   views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
   finetuneLr: { help: 'backbone learning rate of fine-tuning (default 5e-5; the supervised baseline keeps 1e-3)', parse: (v) => posNum('finetuneLr', v) },
+  workers: { help: 'data-parallel pretraining workers (2 uses both cores; per-shard loss, so its own checkpoints)', parse: (v) => posInt('workers', v) },
   readout: { help: 'linear-probe readout every N pretraining steps, or off', parse: (v) => (v === 'off' ? 'off' : posInt('readout', v)) },
   probeSteps: { help: 'linear-probe steps of each readout', parse: (v) => posInt('probeSteps', v) },
 };
 
 /** Keys that change the pretrained weights: a change gives the pretraining its own folder. */
-const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps', 'views'];
+const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps', 'views', 'workers'];
 /**
  * Keys that change a network trained from scratch (the supervised baseline): its architecture and the
  * downstream augmentation. Every other lever acts through pretraining, so a supervised run under it is the

@@ -28,8 +28,9 @@ import { jsonLinesOf } from '../../../support/cli.js';
 
 describe('lever parsing', () => {
   it('parses every kind of value and names the offending key otherwise', () => {
-    const l = parseLevers(['temperature=0.1', 'samples=2000', 'method=v2', 'embedding=32', 'base=8', 'schedule=cosine', 'warmup=10', 'frames=cine', 'rotation=180', 'flips=on', 'readout=25', 'probeSteps=40', 'steps=300', 'lr=1e-3']);
-    expect(l).toEqual({ temperature: 0.1, samples: 2000, method: 'v2', embedding: 32, base: 8, schedule: 'cosine', warmup: 10, frames: 'cine', rotation: 180, flips: true, readout: 25, probeSteps: 40, steps: 300, lr: 1e-3 });
+    const l = parseLevers(['temperature=0.1', 'samples=2000', 'method=v2', 'embedding=32', 'base=8', 'schedule=cosine', 'warmup=10', 'frames=cine', 'rotation=180', 'flips=on', 'readout=25', 'probeSteps=40', 'steps=300', 'lr=1e-3', 'workers=2']);
+    expect(l).toEqual({ temperature: 0.1, samples: 2000, method: 'v2', embedding: 32, base: 8, schedule: 'cosine', warmup: 10, frames: 'cine', rotation: 180, flips: true, readout: 25, probeSteps: 40, steps: 300, lr: 1e-3, workers: 2 });
+    expect(() => parseLevers(['workers=0'])).toThrow(/workers must be a positive integer/);
     expect(parseLevers([])).toEqual({});
     expect(() => parseLevers(['temp=0.1'])).toThrow(/unknown --set key "temp"/);
     expect(() => parseLevers(['temperature'])).toThrow(/key=value/);
@@ -46,6 +47,8 @@ describe('lever parsing', () => {
     const l = parseLevers(['temperature=0.1', 'rotation=180', 'readout=25']);
     expect(leverSlug(l)).toBe('rotation-180_temperature-0.1');
     expect(leverSlug(pretrainingLevers(l))).toBe('temperature-0.1');
+    // Two workers change the pretraining objective (per-shard negatives): their own checkpoints.
+    expect(leverSlug(pretrainingLevers(parseLevers(['workers=2', 'rotation=180'])))).toBe('workers-2');
     expect(leverArgs(l)).toEqual(['readout=25', 'rotation=180', 'temperature=0.1']);
     expect(leverSectionKey('2h', l, 'dev')).toBe('2h:levers:rotation-180_temperature-0.1:eval-dev');
     expect(leverSectionKey('2h', {}, 'dev')).toBe('2h:levers:none:eval-dev');
