@@ -2,6 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { EventData, JobSummary, Params } from '../../main/contract/index.js';
 import { describeApiError, useClient } from '../api/index.js';
+import { liveList } from './liveList.js';
 
 /** One point of a loss curve: training loss at a step, or a validation loss. */
 export interface CurvePoint {
@@ -107,7 +108,6 @@ export const useJobsStore = defineStore('jobs', () => {
   const pending = ref<Record<string, string>>({});
   const submitting = ref(false);
   const selectedId = ref<string | null>(null);
-  let stops: (() => void)[] = [];
   const curveLoads = new Map<string, Promise<void>>();
 
   const list = computed(() => order.value.map((id) => jobs.value[id]).filter((j): j is JobSummary => !!j));
@@ -223,24 +223,7 @@ export const useJobsStore = defineStore('jobs', () => {
     if (id) void loadCurve(id);
   }
 
-  function start(): void {
-    if (stops.length) return;
-    const client = useClient();
-    stops = [
-      client.on('job.state', ({ job }) => upsert(job)),
-      client.on('job.progress', onProgress),
-      client.on('engine.ready', () => void refresh()),
-      client.onState((s) => {
-        if (s === 'open') void refresh();
-      }),
-    ];
-    if (client.state === 'open') void refresh();
-  }
-
-  function stop(): void {
-    for (const s of stops) s();
-    stops = [];
-  }
+  const { start, stop } = liveList(refresh, (client) => [client.on('job.state', ({ job }) => upsert(job)), client.on('job.progress', onProgress)]);
 
   return {
     jobs, order, curves, live, loaded, error, pending, submitting, selectedId, list, pretrainJobs, current,

@@ -3,6 +3,7 @@ import { computed, ref, shallowRef } from 'vue';
 import type { ModelSummary, Params, Result } from '../../main/contract/index.js';
 import { ApiError, describeApiError, useClient, type RunningCall } from '../api/index.js';
 import { useStudiesStore } from './studies.js';
+import { liveList } from './liveList.js';
 
 export type FewShotMode = Params<'ml.train'>['mode'];
 
@@ -133,28 +134,12 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
-  let stops: (() => void)[] = [];
-
   /** Keep the list current: on connect, engine restart, and when a job that makes a model finishes. */
-  function start(): void {
-    if (stops.length) return;
-    const client = useClient();
-    stops = [
-      client.on('engine.ready', () => void refresh()),
-      client.on('job.state', ({ job }) => {
-        if (job.status === 'done' && (job.kind === 'pretrain' || job.kind === 'train')) void refresh();
-      }),
-      client.onState((s) => {
-        if (s === 'open') void refresh();
-      }),
-    ];
-    if (client.state === 'open') void refresh();
-  }
-
-  function stop(): void {
-    for (const s of stops) s();
-    stops = [];
-  }
+  const { start, stop } = liveList(refresh, (client) => [
+    client.on('job.state', ({ job }) => {
+      if (job.status === 'done' && (job.kind === 'pretrain' || job.kind === 'train')) void refresh();
+    }),
+  ]);
 
   async function cancelTraining(): Promise<void> {
     await trainCall?.cancel();

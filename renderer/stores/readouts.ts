@@ -3,6 +3,7 @@ import { ref, shallowRef } from 'vue';
 import type { Params, PretrainExpectation, ReadoutSummary } from '../../main/contract/index.js';
 import { describeApiError, useClient } from '../api/index.js';
 import type { CurvePoint } from './jobs.js';
+import { liveList } from './liveList.js';
 
 /** A running job's readout is re-read at most this often (a readout comes every few hundred steps). */
 const LIVE_REFRESH_MS = 20_000;
@@ -29,7 +30,6 @@ export const useReadoutsStore = defineStore('readouts', () => {
   const jobs = shallowRef<Record<string, ReadoutSummary | null>>({});
   const problems = ref<Array<{ id: string; path: string; reason: string }>>([]);
   const error = ref<string | null>(null);
-  let stops: (() => void)[] = [];
   let lastRefresh = 0;
   let inFlight: Promise<void> | null = null;
 
@@ -52,29 +52,15 @@ export const useReadoutsStore = defineStore('readouts', () => {
     return inFlight;
   }
 
-  /** Subscribe once (the training panels call it when they mount); later calls do nothing. */
-  function start(): void {
-    if (stops.length) return;
-    const client = useClient();
-    stops = [
-      client.on('job.state', ({ job }) => {
-        if (job.kind === 'pretrain' && job.status !== 'queued') void refresh();
-      }),
-      client.on('job.progress', () => {
-        if (Date.now() - lastRefresh > LIVE_REFRESH_MS) void refresh();
-      }),
-      client.on('engine.ready', () => void refresh()),
-      client.onState((s) => {
-        if (s === 'open') void refresh();
-      }),
-    ];
-    if (client.state === 'open') void refresh();
-  }
-
-  function stop(): void {
-    for (const s of stops) s();
-    stops = [];
-  }
+  /** Subscribed once (the training panels call start when they mount); later calls do nothing. */
+  const { start, stop } = liveList(refresh, (client) => [
+    client.on('job.state', ({ job }) => {
+      if (job.kind === 'pretrain' && job.status !== 'queued') void refresh();
+    }),
+    client.on('job.progress', () => {
+      if (Date.now() - lastRefresh > LIVE_REFRESH_MS) void refresh();
+    }),
+  ]);
 
   return { models, jobs, problems, error, refresh, start, stop };
 });

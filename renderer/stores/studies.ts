@@ -2,6 +2,7 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { StudySummary, VolumeSummary } from '../../main/contract/index.js';
 import { describeApiError, useClient } from '../api/index.js';
+import { liveList } from './liveList.js';
 
 export interface StudyRecord {
   id: string;
@@ -70,7 +71,6 @@ export const useStudiesStore = defineStore('studies', () => {
   const selectedVolumeId = ref<string | null>(null);
   let inFlight: Promise<void> | null = null;
   let again = false;
-  let stops: (() => void)[] = [];
 
   const studyList = computed(() => order.value.map((id) => studies.value[id]).filter((s): s is StudyRecord => !!s));
   const isEmpty = computed(() => loaded.value && order.value.length === 0);
@@ -119,23 +119,7 @@ export const useStudiesStore = defineStore('studies', () => {
     selectedVolumeId.value = volumeId;
   }
 
-  function start(): void {
-    if (stops.length) return;
-    const client = useClient();
-    stops = [
-      client.on('library.changed', () => void refresh()),
-      client.on('engine.ready', () => void refresh()),
-      client.onState((state) => {
-        if (state === 'open') void refresh();
-      }),
-    ];
-    if (client.state === 'open') void refresh();
-  }
-
-  function stop(): void {
-    for (const s of stops) s();
-    stops = [];
-  }
+  const { start, stop } = liveList(refresh, (client) => [client.on('library.changed', () => void refresh())]);
 
   return { order, studies, series, volumes, loaded, loading, error, selectedVolumeId, studyList, isEmpty, volumeCount, refresh, select, start, stop };
 });
