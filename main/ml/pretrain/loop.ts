@@ -256,7 +256,9 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       const point = await readout!.measure(lastPath, config, { step, epoch: step / stepsPerEpoch });
       opts.onReadout?.(point);
     };
-    if (readout && step === 0 && totalSteps > 0 && !readout.has(0) && !opts.signal?.aborted) await measureReadout();
+    // Step 0 of a fresh run, and a resumed step whose point is missing (a run stopped between the checkpoint of a
+    // due step and its readout, or earlier points of another probe dropped).
+    if (readout && totalSteps > 0 && readout.due(step, totalSteps) && !opts.signal?.aborted) await measureReadout();
     while (step < totalSteps) {
       if (opts.signal?.aborted) {
         stopped = 'cancelled';

@@ -159,8 +159,22 @@ describe('readout along pretraining', () => {
     writeReadout(out, { ...rec, points: [streaming as ReadoutPoint, ...rec.points.slice(1)] });
     const r2 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 6, resume: true, readout });
     expect(r2.readout.map((p) => p.step)).toEqual([2, 4, 6]);
+    // Another probe step count: every earlier point goes, and the resumed checkpoint (step 6) is measured again.
     const r3 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 8, resume: true, readout: { ...readout, probeSteps: readout.probeSteps + 1 } });
-    expect(r3.readout.map((p) => p.step)).toEqual([8]);
+    expect(r3.readout.map((p) => p.step)).toEqual([6, 8]);
+  });
+
+  it('a run stopped after the checkpoint of a due step but before its readout measures it on resume', async () => {
+    const out = join(dir, 'missed');
+    const r1 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 4, readout });
+    expect(r1.readout.map((p) => p.step)).toEqual([0, 2, 4]);
+    // As if the process died right after writing the step-4 checkpoint.
+    const rec = readReadout(out)!;
+    writeReadout(out, { ...rec, points: rec.points.filter((p) => p.step !== 4) });
+    const r2 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 6, resume: true, readout });
+    expect(r2.resumedFrom).toBe(4);
+    expect(r2.readout.map((p) => p.step)).toEqual([0, 2, 4, 6]);
+    expect(r2.readout[2]).toEqual({ ...r1.readout[2]!, seconds: r2.readout[2]!.seconds });
   });
 
   it('resumes a checkpoint written by the code before issue 10 (fixture: commit 7eed2b2, 3 steps) with readout on', async () => {
