@@ -1,14 +1,8 @@
 import { mount } from '@vue/test-utils';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPinia, setActivePinia } from 'pinia';
+import type { Pinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine } from '../../main/engine/create.js';
 import type { Engine } from '../../main/engine/engine.js';
-import { writeNifti } from '../../main/io/nifti.js';
 import { writeReadout } from '../../main/ml/pretrain/readout.js';
-import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import FewShotPanel from '../../renderer/components/training/FewShotPanel.vue';
 import PretrainPanel from '../../renderer/components/training/PretrainPanel.vue';
 import { pretrainRequest, useJobsStore } from '../../renderer/stores/jobs.js';
@@ -16,10 +10,10 @@ import { useModelsStore } from '../../renderer/stores/models.js';
 import { readoutCurve, readoutLine } from '../../renderer/stores/readouts.js';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { finishedPretrainRun } from '../support/pretrain-runs.js';
-import { LoopbackTransport, settle } from './support/loopback.js';
+import { settle } from './support/loopback.js';
+import { panelWorkspace, type PanelWorkspace } from './support/panel-workspace.js';
 
-let dirs: string[] = [];
-let pinia: ReturnType<typeof createPinia>;
+let pinia: Pinia;
 let engine: Engine;
 let ws: string;
 
@@ -42,29 +36,13 @@ const READOUT = {
   ],
 };
 
+let fixture: PanelWorkspace;
 beforeEach(async () => {
-  const src = mkdtempSync(join(tmpdir(), 'pix2rep-rpanel-src-'));
-  ws = mkdtempSync(join(tmpdir(), 'pix2rep-rpanel-ws-'));
-  dirs = [src, ws];
-  // One volume of 2 slices: one trains, one validates (at least one slice is always held back).
-  await writeNifti(join(src, 'vol.nii.gz'), {
-    dims: [4, 3, 2],
-    frames: 1,
-    spacing: [1, 1, 5],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data: Int16Array.from({ length: 24 }, (_, n) => n),
-  });
-  engine = createEngine({ workspace: ws });
-  await engine.call('library.import', { paths: [src] });
-  provideClient(new EngineClient(new LoopbackTransport(engine)));
-  pinia = createPinia();
-  setActivePinia(pinia);
+  fixture = await panelWorkspace('rpanel');
+  ({ engine, pinia, workspace: ws } = fixture);
 });
 
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => fixture.dispose());
 
 describe('readout helpers', () => {
   it('words the latest point and draws mean Dice against the step', () => {

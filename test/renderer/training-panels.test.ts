@@ -1,47 +1,26 @@
 import { flushPromises, mount } from '@vue/test-utils';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPinia, setActivePinia } from 'pinia';
+import type { Pinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../main/engine/create.js';
 import type { Engine } from '../../main/engine/engine.js';
-import { writeNifti } from '../../main/io/nifti.js';
-import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import FewShotPanel from '../../renderer/components/training/FewShotPanel.vue';
 import LossChart from '../../renderer/components/training/LossChart.vue';
 import PretrainPanel from '../../renderer/components/training/PretrainPanel.vue';
 import { useJobsStore } from '../../renderer/stores/jobs.js';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { bytesToBase64 } from '../../renderer/viewer/voxels.js';
-import { LoopbackTransport, settle } from './support/loopback.js';
+import { settle } from './support/loopback.js';
+import { panelWorkspace, type PanelWorkspace } from './support/panel-workspace.js';
 
-let dirs: string[] = [];
-let pinia: ReturnType<typeof createPinia>;
+let pinia: Pinia;
 let engine: Engine;
 
+let fixture: PanelWorkspace;
 beforeEach(async () => {
-  const src = mkdtempSync(join(tmpdir(), 'pix2rep-tpanel-src-'));
-  const ws = mkdtempSync(join(tmpdir(), 'pix2rep-tpanel-ws-'));
-  dirs = [src, ws];
-  await writeNifti(join(src, 'vol.nii.gz'), {
-    dims: [4, 3, 2],
-    frames: 1,
-    spacing: [1, 1, 5],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data: Int16Array.from({ length: 24 }, (_, n) => n),
-  });
-  engine = createEngine({ workspace: ws });
-  await engine.call('library.import', { paths: [src] });
-  provideClient(new EngineClient(new LoopbackTransport(engine)));
-  pinia = createPinia();
-  setActivePinia(pinia);
+  fixture = await panelWorkspace('tpanel');
+  ({ engine, pinia } = fixture);
 });
 
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => fixture.dispose());
 
 describe('loss chart', () => {
   it('draws the training and validation series in the plot area', () => {
