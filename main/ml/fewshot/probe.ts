@@ -6,7 +6,7 @@ import { augmentPair } from './augment.js';
 import type { FewShotConfig } from './config.js';
 import type { LabeledSlice } from './data.js';
 import { backboneFeatures, headLogits, type Segmenter } from './segmenter.js';
-import type { Stepper } from './stepper.js';
+import { EpochOrder, type Stepper } from './stepper.js';
 import { meanForegroundDice } from './dice.js';
 
 /**
@@ -23,8 +23,7 @@ export const FEATURE_CACHE_BYTES = 768 * 2 ** 20;
 /** Copies of each training slice: the slice itself plus augmented draws. */
 export const MAX_PROBE_COPIES = 4;
 
-// The order stream is the streaming stepper's: with one copy and no augmentation both probes take the same steps.
-const STREAM = { copy: 21, order: 1 } as const;
+const STREAM = { copy: 21 } as const;
 
 /**
  * How many copies of each training slice fit the cache next to the validation features (0: not even one copy:
@@ -42,8 +41,7 @@ interface Cached {
 }
 
 export class FeatureProbe implements Stepper {
-  private orderEpoch = -1;
-  private order: Int32Array = new Int32Array(0);
+  private readonly order: EpochOrder;
 
   private constructor(
     private readonly s: Segmenter,
@@ -51,7 +49,10 @@ export class FeatureProbe implements Stepper {
     private readonly validation: Cached[],
     private readonly cfg: FewShotConfig,
     private readonly adam: Adam,
-  ) {}
+  ) {
+    // The streaming stepper's order: with one copy and no augmentation both probes take the same steps.
+    this.order = new EpochOrder(cfg.seed, train.length, cfg.batch);
+  }
 
   /**
    * Features of the training copies and of the validation slices, batch by batch. Null when `signal` aborts
@@ -98,15 +99,8 @@ export class FeatureProbe implements Stepper {
   }
 
   async step(step: number): Promise<{ loss: number }> {
-    const batch = Math.min(this.cfg.batch, this.train.length);
-    const perEpoch = Math.max(1, Math.floor(this.train.length / batch));
-    const epoch = Math.floor(step / perEpoch);
-    if (epoch !== this.orderEpoch) {
-      this.order = new Rng(deriveSeed(this.cfg.seed, STREAM.order, epoch)).permutation(this.train.length);
-      this.orderEpoch = epoch;
-    }
-    const pos = (step % perEpoch) * batch;
-    const picked = Array.from(this.order.subarray(pos, pos + batch), (i) => this.train[i]!);
+    const picked = Array.from(this.order.indices(step), (i) => this.train[i]!);
+    const batch = picked.length;
     const size = this.cfg.preprocess.size;
     const n = size * size;
     const y = new Int32Array(batch * n);

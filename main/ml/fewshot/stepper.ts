@@ -24,6 +24,34 @@ export interface Stepper {
 
 const STREAM = { order: 1, step: 2, unlabeled: 3 } as const;
 
+/**
+ * Which items a step trains on: a fresh permutation of the items every epoch (a function of the seed and the
+ * epoch only), taken batch by batch; an epoch is floor(items / batch) steps.
+ */
+export class EpochOrder {
+  private epoch = -1;
+  private order: Int32Array = new Int32Array(0);
+  readonly batch: number;
+  constructor(
+    private readonly seed: number,
+    private readonly items: number,
+    batch: number,
+  ) {
+    this.batch = Math.min(batch, items);
+  }
+
+  indices(step: number): Int32Array {
+    const perEpoch = Math.max(1, Math.floor(this.items / this.batch));
+    const epoch = Math.floor(step / perEpoch);
+    if (epoch !== this.epoch) {
+      this.order = new Rng(deriveSeed(this.seed, STREAM.order, epoch)).permutation(this.items);
+      this.epoch = epoch;
+    }
+    const pos = (step % perEpoch) * this.batch;
+    return this.order.subarray(pos, pos + this.batch);
+  }
+}
+
 export function sliceDice(s: Segmenter, slices: LabeledSlice[], size: number, batch: number): number {
   const n = size * size;
   const pred = new Uint8Array(slices.length * n);
@@ -52,8 +80,7 @@ export function rampup(step: number, rampupSteps: number): number {
  * adds Mean Teacher's consistency term on unlabeled slices.
  */
 export class StreamingStepper implements Stepper {
-  private orderEpoch = -1;
-  private order: Int32Array = new Int32Array(0);
+  private readonly order: EpochOrder;
   private readonly byVarName = new Map<string, [string, 'head' | 'backbone']>();
   private readonly vars: tf.Variable[];
 
@@ -73,6 +100,7 @@ export class StreamingStepper implements Stepper {
     for (const [n, v] of Object.entries(groups.head)) this.byVarName.set(v.name, [n, 'head']);
     for (const [n, v] of Object.entries(groups.backbone)) this.byVarName.set(v.name, [n, 'backbone']);
     this.vars = [...Object.values(groups.head), ...(o.backboneAdam ? Object.values(groups.backbone) : [])];
+    this.order = new EpochOrder(o.cfg.seed, o.train.length, o.cfg.batch);
   }
 
   async step(step: number): Promise<{ loss: number; consistency?: number }> {
@@ -81,19 +109,13 @@ export class StreamingStepper implements Stepper {
     const size = cfg.preprocess.size;
     const n = size * size;
     const k = student.classes.length + 1;
-    const batch = Math.min(cfg.batch, train.length);
-    const perEpoch = Math.max(1, Math.floor(train.length / batch));
-    const epoch = Math.floor(step / perEpoch);
-    if (epoch !== this.orderEpoch) {
-      this.order = new Rng(deriveSeed(cfg.seed, STREAM.order, epoch)).permutation(train.length);
-      this.orderEpoch = epoch;
-    }
-    const pos = (step % perEpoch) * batch;
+    const picked = this.order.indices(step);
+    const batch = picked.length;
     const rng = new Rng(deriveSeed(cfg.seed, STREAM.step, step));
     const x = new Float32Array(batch * n);
     const y = new Int32Array(batch * n);
     for (let b = 0; b < batch; b++) {
-      const sl = train[this.order[pos + b]!]!;
+      const sl = train[picked[b]!]!;
       const a = augmentPair(rng, cfg.augment, sl.image, sl.label, size);
       x.set(a.image, b * n);
       y.set(a.label, b * n);
