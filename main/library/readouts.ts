@@ -31,7 +31,7 @@ export interface StoredReadout {
 
 /** A folder's readout: null when the run measured none; throws, naming the file, when it is not a readout. */
 export function readReadoutSummary(dir: string): ReadoutSummary | null {
-  const path = join(dir, READOUT_FILE_NAME);
+  const path = readoutPath(dir);
   if (!existsSync(path)) return null;
   let raw: unknown;
   try {
@@ -58,18 +58,21 @@ function read(lib: Library, id: string, rel: string | null): StoredReadout {
   }
 }
 
-/** Readouts of pretrained backbones (kind `pretrain`): the listed ids, or all of them. Unknown ids are skipped. */
-export function modelReadouts(lib: Library, ids?: readonly string[]): StoredReadout[] {
-  const rows = lib.db.prepare("SELECT id, path FROM models WHERE kind = 'pretrain' ORDER BY created_at, id").all() as Array<{ id: string; path: string | null }>;
+/** The readouts of the rows `sql` lists (id, path): the listed ids, or all of them; unknown ids are skipped. */
+function readoutsOf(lib: Library, sql: string, ids?: readonly string[]): StoredReadout[] {
+  const rows = lib.db.prepare(sql).all() as Array<{ id: string; path: string | null }>;
   const wanted = ids ? new Set(ids) : null;
   return rows.filter((r) => !wanted || wanted.has(r.id)).map((r) => read(lib, r.id, r.path));
 }
 
-/** Readouts of pretraining jobs: the listed ids, or all of them. Unknown ids are skipped. */
+/** Readouts of pretrained backbones (kind `pretrain`). */
+export function modelReadouts(lib: Library, ids?: readonly string[]): StoredReadout[] {
+  return readoutsOf(lib, "SELECT id, path FROM models WHERE kind = 'pretrain' ORDER BY created_at, id", ids);
+}
+
+/** Readouts of pretraining jobs. */
 export function jobReadouts(lib: Library, ids?: readonly string[]): StoredReadout[] {
-  const rows = lib.db.prepare("SELECT id, path FROM jobs WHERE kind = 'pretrain' ORDER BY seq").all() as Array<{ id: string; path: string | null }>;
-  const wanted = ids ? new Set(ids) : null;
-  return rows.filter((r) => !wanted || wanted.has(r.id)).map((r) => read(lib, r.id, r.path));
+  return readoutsOf(lib, "SELECT id, path FROM jobs WHERE kind = 'pretrain' ORDER BY seq", ids);
 }
 
 /** Where a folder's readout lives (for messages). */

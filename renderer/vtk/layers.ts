@@ -25,6 +25,17 @@ export interface SliceLayer {
   dispose(): void;
 }
 
+/** A slicing mapper (constant k, slice 0 to start) and its actor drawing `image`: every layer's vtk pair. */
+export function imageSlice(image: vtkImageData): { mapper: vtkImageMapper; actor: vtkImageSlice } {
+  const mapper = vtkImageMapper.newInstance();
+  mapper.setInputData(image);
+  mapper.setSlicingMode(SlicingMode.K);
+  mapper.setSlice(0);
+  const actor = vtkImageSlice.newInstance();
+  actor.setMapper(mapper);
+  return { mapper, actor };
+}
+
 function makeLayer(dims: [number, number, number], spacing: [number, number, number], values: TypedArray): SliceLayer {
   const image = vtkImageData.newInstance();
   image.setDimensions(dims);
@@ -35,11 +46,7 @@ function makeLayer(dims: [number, number, number], spacing: [number, number, num
     image.modified();
   };
   setVoxels(values);
-  const mapper = vtkImageMapper.newInstance();
-  mapper.setInputData(image);
-  mapper.setSlicingMode(SlicingMode.K);
-  const actor = vtkImageSlice.newInstance();
-  actor.setMapper(mapper);
+  const { mapper, actor } = imageSlice(image);
   return {
     actor,
     mapper,
@@ -100,12 +107,7 @@ export function makeLabelLayer(
   let k = 0;
   const image = vtkImageData.newInstance();
   image.setSpacing(spacing);
-  const mapper = vtkImageMapper.newInstance();
-  mapper.setInputData(image);
-  mapper.setSlicingMode(SlicingMode.K);
-  mapper.setSlice(0);
-  const actor = vtkImageSlice.newInstance();
-  actor.setMapper(mapper);
+  const { mapper, actor } = imageSlice(image);
   // Two voxels of background around the labels: vtk's outline shader compares each pixel with its
   // neighbours one screen pixel away, which must still read background, not the clamped texture edge.
   const refresh = () => {

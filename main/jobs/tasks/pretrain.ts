@@ -8,7 +8,7 @@ import { LAST, runPretraining } from '../../ml/pretrain/loop.js';
 import { splitSlices } from '../../ml/pretrain/source.js';
 import { libraryReadout } from '../../ml/pretrain/readout-data.js';
 import { DEFAULT_READOUT_PROBE_STEPS, type ReadoutOptions, type ReadoutPoint } from '../../ml/pretrain/readout.js';
-import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds } from '../../ml/pretrain/expectation.js';
+import { describeExpectation, expectWindow, NIGHT_SECONDS, referenceStepSeconds, stepsPerEpochOf } from '../../ml/pretrain/expectation.js';
 import { prepareResume, snapshot } from '../checkpoints.js';
 import { parseParams } from './params.js';
 import type { Task, TaskContext } from './task.js';
@@ -126,7 +126,7 @@ async function appReadout(
   reference: number | null,
 ): Promise<ReadoutOptions | null> {
   if (trainSlices < 1) return null;
-  const stepsPerEpoch = Math.max(1, Math.floor(trainSlices / Math.min(config.train.batch, trainSlices)));
+  const stepsPerEpoch = stepsPerEpochOf(trainSlices, config.train.batch);
   const planned = steps ?? (epochs ?? config.train.maxEpochs) * stepsPerEpoch;
   if (planned < READOUT_MIN_STEPS) {
     ctx.log(`no readout: ${planned} planned steps are fewer than ${READOUT_MIN_STEPS}`);

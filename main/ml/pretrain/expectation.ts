@@ -9,6 +9,11 @@ import type { PretrainConfig } from '../config.js';
 /** One night: the app's overnight window, 22:00 to 07:00 (renderer/stores/jobs.ts OVERNIGHT). */
 export const NIGHT_SECONDS = 9 * 3600;
 
+/** Steps of one epoch as the loop counts them: floor(trainSlices / batch), the batch capped at the slice count. */
+export function stepsPerEpochOf(trainSlices: number, batch: number): number {
+  return Math.max(1, Math.floor(trainSlices / Math.min(batch, trainSlices)));
+}
+
 export interface WindowExpectation {
   windowSeconds: number;
   secondsPerStep: number;
@@ -29,7 +34,7 @@ export function expectWindow(o: { secondsPerStep: number; windowSeconds: number;
   if (!(o.secondsPerStep > 0)) throw new Error(`step time must be > 0 s (got ${o.secondsPerStep})`);
   if (!(o.windowSeconds >= 0)) throw new Error(`window must be ≥ 0 s (got ${o.windowSeconds})`);
   if (!(o.trainSlices >= 1) || !(o.batch >= 1)) throw new Error(`need at least one training slice and a batch ≥ 1 (got ${o.trainSlices}, ${o.batch})`);
-  const stepsPerEpoch = Math.max(1, Math.floor(o.trainSlices / Math.min(o.batch, o.trainSlices)));
+  const stepsPerEpoch = stepsPerEpochOf(o.trainSlices, o.batch);
   const steps = Math.floor(o.windowSeconds / o.secondsPerStep);
   return { windowSeconds: o.windowSeconds, secondsPerStep: o.secondsPerStep, steps, stepsPerEpoch, epochs: steps / stepsPerEpoch, trainSlices: o.trainSlices, batch: o.batch };
 }
@@ -74,7 +79,7 @@ export interface BudgetExpectation {
 export function expectBudget(o: { budget: { steps: number } | { epochs: number }; secondsPerStep: number | null; trainSlices: number; batch: number }): BudgetExpectation {
   if (!(o.trainSlices >= 1) || !(o.batch >= 1)) throw new Error(`need at least one training slice and a batch ≥ 1 (got ${o.trainSlices}, ${o.batch})`);
   if (o.secondsPerStep !== null && !(o.secondsPerStep > 0)) throw new Error(`step time must be > 0 s (got ${o.secondsPerStep})`);
-  const stepsPerEpoch = Math.max(1, Math.floor(o.trainSlices / Math.min(o.batch, o.trainSlices)));
+  const stepsPerEpoch = stepsPerEpochOf(o.trainSlices, o.batch);
   const steps = 'steps' in o.budget ? o.budget.steps : o.budget.epochs * stepsPerEpoch;
   return {
     steps,

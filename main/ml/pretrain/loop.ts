@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { tf } from '../tf.js';
 import type { PretrainConfig } from '../config.js';
 import { validateConfig } from '../config.js';
+import { stepsPerEpochOf } from './expectation.js';
 import { deriveSeed, Rng } from '../augment/rng.js';
 import { createNet, disposeNet, type Net } from '../unet.js';
 import { Adam } from './adam.js';
@@ -129,7 +130,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   const split = splitSlices(source.slices, validationFraction, seed);
   if (split.train.length === 0) throw new Error('no training slices (the source is empty)');
   const batchSize = Math.min(batch, split.train.length);
-  const stepsPerEpoch = Math.max(1, Math.floor(split.train.length / batchSize));
+  const stepsPerEpoch = stepsPerEpochOf(split.train.length, batch);
   const totalSteps = opts.steps ?? (opts.epochs ?? config.train.maxEpochs) * stepsPerEpoch;
   const byEpochs = opts.steps === undefined;
   const validateEvery = config.train.validateEvery > 0 ? config.train.validateEvery : stepsPerEpoch;

@@ -3,7 +3,7 @@ import { EngineFailure } from '../../engine/errors.js';
 import { openLibrary, type Library } from '../../library/library.js';
 import { modelReadouts } from '../../library/readouts.js';
 import { pretrainConfig, type PretrainConfig } from '../config.js';
-import { expectBudget, expectWindow, NIGHT_SECONDS, referenceStepSeconds, spokenDuration } from './expectation.js';
+import { expectBudget, expectWindow, NIGHT_SECONDS, referenceStepSeconds, spokenDuration, stepsPerEpochOf } from './expectation.js';
 import { librarySliceSource } from './library-source.js';
 import { splitSlices } from './source.js';
 
@@ -133,7 +133,7 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
       const total = (p.budget.amount ?? config.train.maxEpochs) * stepsPerEpoch;
       nights = steps > 0 ? Math.max(1, Math.ceil(total / steps)) : null;
     } else {
-      ({ stepsPerEpoch } = expectBudget({ budget: { steps: 1 }, secondsPerStep: null, trainSlices, batch }));
+      stepsPerEpoch = stepsPerEpochOf(trainSlices, batch);
       steps = 0;
       epochs = 0;
       seconds = null;

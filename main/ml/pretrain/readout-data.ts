@@ -61,6 +61,8 @@ export async function folderReadout(dir: string, pre: PreprocessConfig, plan: Re
   return readoutByGroup(slices, classes, plan);
 }
 
+const tooFewStudies = (n: number) => `annotated slices in ${n} stud${n === 1 ? 'y' : 'ies'}; a readout needs two (one trains the probe, the others score it)`;
+
 /**
  * Readout slices from a workspace's annotated slices (the app's pretraining job): one study's slices train the
  * probe, the other studies' score it, with the label names of the annotations. Null, with the reason, when the
@@ -82,7 +84,7 @@ export async function libraryReadout(workspace: string, pre: PreprocessConfig, p
         )
         .all() as Array<{ id: string }>
     ).map((r) => r.id);
-    if (annotated.length < 2) return { options: null, reason: `annotated slices in ${annotated.length} stud${annotated.length === 1 ? 'y' : 'ies'}; a readout needs two (one trains the probe, the others score it)` };
+    if (annotated.length < 2) return { options: null, reason: tooFewStudies(annotated.length) };
     data = await workspaceTrainingData(lib, pre, annotated.slice(0, maxStudies));
     const rows = lib.db.prepare('SELECT s.id, p.name FROM studies s JOIN patients p ON p.id = s.patient_id').all() as Array<{ id: string; name: string }>;
     patientOf = new Map(rows.map((r) => [r.id, r.name]));
@@ -90,7 +92,7 @@ export async function libraryReadout(workspace: string, pre: PreprocessConfig, p
     lib.close();
   }
   const groups = [...new Set(data.labeled.map((s) => s.group))];
-  if (groups.length < 2) return { options: null, reason: `annotated slices in ${groups.length} stud${groups.length === 1 ? 'y' : 'ies'}; a readout needs two (one trains the probe, the others score it)` };
+  if (groups.length < 2) return { options: null, reason: tooFewStudies(groups.length) };
   // The record names patients, as a person reads it; a patient with several studies keeps the study id too.
   const names = groups.map((g) => patientOf.get(g) || g);
   const label = new Map(groups.map((g, i) => [g, names.indexOf(names[i]!) === names.lastIndexOf(names[i]!) ? names[i]! : `${names[i]} (${g})`]));

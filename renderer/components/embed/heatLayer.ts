@@ -2,9 +2,8 @@ import vtkDataArray from '@kitware/vtk.js/Common/Core/DataArray';
 import vtkImageData from '@kitware/vtk.js/Common/DataModel/ImageData';
 import vtkPiecewiseFunction from '@kitware/vtk.js/Common/DataModel/PiecewiseFunction';
 import vtkColorTransferFunction from '@kitware/vtk.js/Rendering/Core/ColorTransferFunction';
-import vtkImageMapper from '@kitware/vtk.js/Rendering/Core/ImageMapper';
-import { SlicingMode } from '@kitware/vtk.js/Rendering/Core/ImageMapper/Constants';
-import vtkImageSlice from '@kitware/vtk.js/Rendering/Core/ImageSlice';
+import type vtkImageSlice from '@kitware/vtk.js/Rendering/Core/ImageSlice';
+import { imageSlice } from '../../vtk/layers.js';
 import { HEAT_OPACITY, HEAT_STOPS } from './heat.js';
 
 /**
@@ -21,12 +20,7 @@ export interface HeatLayer {
 
 export function makeHeatLayer(): HeatLayer {
   const image = vtkImageData.newInstance();
-  const mapper = vtkImageMapper.newInstance();
-  mapper.setInputData(image);
-  mapper.setSlicingMode(SlicingMode.K);
-  mapper.setSlice(0);
-  const actor = vtkImageSlice.newInstance();
-  actor.setMapper(mapper);
+  const { mapper, actor } = imageSlice(image);
   const prop = actor.getProperty();
   // Nearest lookup: each embedding pixel is one cell of the map, as the network sees it.
   prop.setInterpolationTypeToNearest();
