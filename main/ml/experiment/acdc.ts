@@ -204,12 +204,12 @@ export function loadBaselineResult(workDir: string, evalOn: 'test' | 'dev'): Exp
 
 /**
  * What of a budget decides one method's result: the linear probe depends on its step count and on how it
- * trains (cached features since issue 10; runs of the earlier streaming probe are not reused); every other
+ * trains (runs of an earlier probe, streaming or mini-batch, are not reused); every other
  * method on everything but those.
  */
 function budgetKey(budget: Budget, linear: boolean): object {
   const { linearSteps, ...rest } = budget;
-  return linear ? { ...rest, probe: { kind: 'cached-features', steps: linearSteps } } : rest;
+  return linear ? { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps } } : rest;
 }
 
 /**

@@ -67,7 +67,7 @@ export interface TrainingRecord {
   stopped: 'steps' | 'early' | 'cancelled';
   seconds: number;
   backend: string;
-  /** The linear probe trained on cached features: training items cached (slices × copies). */
+  /** The linear probe fitted on cached features (probe.ts): training items cached (slices × copies). */
   probe?: { cachedSlices: number; copies: number };
 }
 

@@ -48,7 +48,9 @@ export interface ReadoutPoint {
   mean: number;
   probeSteps: number;
   /**
-   * How the probe trained: on cached features (probe.ts, trained to convergence), or streaming the backbone at
+   * How the probe trained: `balanced-full-batch`, the current probe (probe.ts: cached, standardised features,
+   * every pixel in every step, class-balanced cross-entropy); `cached-features`, its predecessor (cached
+   * features, mini-batches, soft Dice + cross-entropy, raw features); `streaming`, the backbone streamed at
    * every step (points recorded before the cache existed; absent in those records). Points of different probes
    * are not comparable and are never mixed in one curve.
    */
@@ -56,7 +58,7 @@ export interface ReadoutPoint {
   seconds: number;
 }
 
-export type ProbeKind = 'cached-features' | 'streaming';
+export type ProbeKind = 'balanced-full-batch' | 'cached-features' | 'streaming';
 
 export interface ReadoutRecord {
   version: 1;
@@ -119,7 +121,7 @@ export function validateReadout(o: ReadoutOptions): void {
 /** The probe a readout of this run uses: cached features when they fit the cache (as runFewShot decides). */
 export function expectedProbe(o: ReadoutOptions, config: PretrainConfig): ProbeKind {
   // measureReadout scores the validation slices itself: only the labeled slices are cached.
-  return probeCopies(o.labeled.length, 0, config.preprocess.size, config.model.unet.embedding) > 0 ? 'cached-features' : 'streaming';
+  return probeCopies(o.labeled.length, 0, config.preprocess.size, config.model.unet.embedding) > 0 ? 'balanced-full-batch' : 'streaming';
 }
 
 /** One readout: a linear probe on the backbone in `checkpoint`, scored on the validation slices. */
@@ -165,7 +167,7 @@ export async function measureReadout(checkpoint: string, config: PretrainConfig,
       dice,
       mean: per.reduce((a, b) => a + b, 0) / per.length,
       probeSteps: o.probeSteps,
-      probe: record.probe ? 'cached-features' : 'streaming',
+      probe: record.probe ? 'balanced-full-batch' : 'streaming',
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {

@@ -84,7 +84,7 @@ describe('pretraining job: readout along the run', () => {
     expect(rec).toMatchObject({ labeledSlices: 6, validationSlices: 6 });
     for (const p of rec.points) {
       expect(p.probeSteps).toBe(DEFAULT_READOUT_PROBE_STEPS);
-      expect(p.probe).toBe('cached-features');
+      expect(p.probe).toBe('balanced-full-batch');
       const d = Object.values(p.dice);
       expect(d).toHaveLength(2);
       for (const v of d) expect(v).toBeGreaterThanOrEqual(0), expect(v).toBeLessThanOrEqual(1);

@@ -88,7 +88,7 @@ describe('run cache key and dev roles', () => {
     // The formula written out: the budget without the probe's steps, or with them and the probe's kind.
     const { linearSteps, ...rest } = budget;
     const plain = hash({ budget: rest, split, pretraining: pre });
-    const probe = hash({ budget: { ...rest, probe: { kind: 'cached-features', steps: linearSteps } }, split, pretraining: pre });
+    const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps } }, split, pretraining: pre });
     const scratch = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true });
     expect(runCacheKey(budget, split, pre)).toBe(plain);
     expect(runCacheKey(budget, split, pre, {}, 'test', 'linear')).toBe(probe);

@@ -149,16 +149,17 @@ describe('readout along pretraining', () => {
     expect(r2.history).toEqual(straight.history);
   });
 
-  it('on resume keeps only points of the same probe: not the streaming probe of earlier records, not another step count', async () => {
+  it('on resume keeps only points of the same probe: not the streaming or mini-batch probe of earlier records, not another step count', async () => {
     const out = join(dir, 'probes');
     const r1 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 4, readout });
-    expect(r1.readout.map((p) => [p.step, p.probe])).toEqual([[0, 'cached-features'], [2, 'cached-features'], [4, 'cached-features']]);
-    // Rewrite the step-0 point as an earlier session's streaming-probe point (no `probe` field).
+    expect(r1.readout.map((p) => [p.step, p.probe])).toEqual([[0, 'balanced-full-batch'], [2, 'balanced-full-batch'], [4, 'balanced-full-batch']]);
+    // Rewrite the step-0 point as an earlier session's streaming-probe point (no `probe` field), the step-2 point
+    // as one of the mini-batch probe on cached features that preceded the current one.
     const rec = readReadout(out)!;
     const { probe: _dropped, ...streaming } = rec.points[0]!;
-    writeReadout(out, { ...rec, points: [streaming as ReadoutPoint, ...rec.points.slice(1)] });
+    writeReadout(out, { ...rec, points: [streaming as ReadoutPoint, { ...rec.points[1]!, probe: 'cached-features' }, ...rec.points.slice(2)] });
     const r2 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 6, resume: true, readout });
-    expect(r2.readout.map((p) => p.step)).toEqual([2, 4, 6]);
+    expect(r2.readout.map((p) => p.step)).toEqual([4, 6]);
     // Another probe step count: every earlier point goes, and the resumed checkpoint (step 6) is measured again.
     const r3 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 8, resume: true, readout: { ...readout, probeSteps: readout.probeSteps + 1 } });
     expect(r3.readout.map((p) => p.step)).toEqual([6, 8]);
