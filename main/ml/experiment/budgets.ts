@@ -5,8 +5,8 @@ import { modelPreset } from '../config.js';
  * Budgets of `pix2rep experiment acdc`: one table, so what each budget does is visible in one place and the
  * report can print it. `smoke` and `2h` have been run end to end (about 1.6 and 100 minutes here). The others
  * are sized from the quiet-machine step times of the compact U-Net at 128², batch 8, wasm, one core
- * (docs/PERFORMANCE.md): 5.4 s per pretraining step, 2.2 s per downstream training step, about 0.15 s per
- * linear-probe step on cached features (plus one backbone pass over its slices), 64 ms per slice of
+ * (docs/PERFORMANCE.md): 5.4 s per pretraining step, 2.2 s per downstream training step, 0.15–0.25 s per
+ * full-batch linear-probe step on cached features (plus one backbone pass over its slices and copies), 64 ms per slice of
  * inference; the report prints the wall time each took.
  */
 export type BudgetName = 'smoke' | '2h' | 'night' | 'paper';
@@ -21,7 +21,7 @@ export interface Budget {
   /** Pretraining pool patients used (a prefix of the split's pool; all when null). */
   poolPatients: number | null;
   downstreamSteps: number;
-  /** The linear probe's steps (cheap: the head trains on cached features, ~0.15 s a step at 128², batch 8). */
+  /** The linear probe's steps (cheap: the head alone on cached features, 0.15–0.25 s a full-batch step at 128²). */
   linearSteps: number;
   batch: number;
   validateEvery: number;

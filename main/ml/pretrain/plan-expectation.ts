@@ -6,6 +6,7 @@ import { pretrainConfig, type PretrainConfig } from '../config.js';
 import { expectBudget, expectWindow, NIGHT_SECONDS, referenceStepSeconds, spokenDuration, stepsPerEpochOf } from './expectation.js';
 import { librarySliceSource } from './library-source.js';
 import { splitSlices } from './source.js';
+import type { ProbeKind } from './readout.js';
 
 /**
  * What a pretraining budget buys on this machine (issue 10: "one night on this CPU: about N epochs"), for the
@@ -64,7 +65,13 @@ export function lastRunStepSeconds(lib: Library, cfg: PretrainConfig, workers: n
   return null;
 }
 
-/** The newest backbone of the library with the same configuration and a stored readout, at its latest point. */
+/** The probe whose readouts are quoted: another probe's points measure something else (readout.ts). */
+const QUOTED_PROBE: ProbeKind = 'balanced-full-batch';
+
+/**
+ * The newest backbone of the library with the same configuration and a stored readout of the current probe,
+ * at its latest such point.
+ */
 export function comparableReadout(lib: Library, cfg: PretrainConfig): PretrainExpectation['readout'] {
   const key = comparableKey(cfg);
   const rows = lib.db.prepare("SELECT id, name, config FROM models WHERE kind = 'pretrain' ORDER BY created_at DESC, id DESC").all() as Array<{ id: string; name: string; config: string }>;
@@ -79,7 +86,7 @@ export function comparableReadout(lib: Library, cfg: PretrainConfig): PretrainEx
   if (same.length === 0) return null;
   const readouts = new Map(modelReadouts(lib, same.map((r) => r.id)).map((s) => [s.id, s.readout]));
   for (const r of same) {
-    const last = readouts.get(r.id)?.points.at(-1);
+    const last = readouts.get(r.id)?.points.filter((p) => p.probe === QUOTED_PROBE).at(-1);
     if (last) return { modelId: r.id, name: r.name, step: last.step, epoch: last.epoch, mean: last.mean, dice: last.dice };
   }
   return null;

@@ -72,8 +72,9 @@ export interface ReadoutRecord {
 export const READOUT_FILE = 'readout.json';
 
 /**
- * Probe steps of a readout unless told otherwise. On cached features a step costs ~0.15 s (128², batch 8, wasm),
- * and the probe's fit on its own slices still rises between 100 and 400 steps (issue 10 measurements).
+ * Probe steps of a readout unless told otherwise. A full-batch step on cached features costs 0.15–0.25 s (128², 4
+ * copies of 20 slices, wasm, pretraining sharing the machine), and the fit converges within about 100 steps
+ * (issue 10 measurements): 300 leaves a margin for larger or harder label sets.
  */
 export const DEFAULT_READOUT_PROBE_STEPS = 300;
 

@@ -91,8 +91,10 @@ describe('pretraining expectation and readouts on the contract', () => {
       labeledSlices: 20,
       validationSlices: 18,
       points: [
-        { step: 0, epoch: 0, dice: { RV: 0.1, MYO: 0.2, LV: 0.3 }, mean: 0.2, probeSteps: 60, seconds: 3 },
-        { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, seconds: 3 },
+        { step: 0, epoch: 0, dice: { RV: 0.1, MYO: 0.2, LV: 0.3 }, mean: 0.2, probeSteps: 60, probe: 'balanced-full-batch', seconds: 3 },
+        { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, probe: 'balanced-full-batch', seconds: 3 },
+        // A later point of an earlier probe (as a file written before the probe changed could hold): not quoted.
+        { step: 600, epoch: 5, dice: { RV: 0.01, MYO: 0.02, LV: 0.03 }, mean: 0.02, probeSteps: 60, probe: 'cached-features', seconds: 3 },
       ],
     };
     // The catalogue reads the file the pretraining writes (without loading the pretraining code).
@@ -110,7 +112,7 @@ describe('pretraining expectation and readouts on the contract', () => {
     const broken = finishedRun('night-3', [1]);
     writeFileSync(join(broken.dir, 'readout.json'), '{"version": 1, "points": [');
     const r = await engine.call('ml.readouts');
-    const summary = { description: rec.description, structures: rec.structures, labeledSlices: 20, validationSlices: 18, points: rec.points.map(({ step, epoch, dice, mean }) => ({ step, epoch, dice, mean })) };
+    const summary = { description: rec.description, structures: rec.structures, labeledSlices: 20, validationSlices: 18, points: rec.points.map(({ step, epoch, dice, mean, probe }) => ({ step, epoch, dice, mean, probe })) };
     expect(r.models[run.modelId]).toEqual(summary);
     expect(r.jobs[run.jobId]).toEqual(summary);
     expect(r.models[bare.modelId]).toBeNull();
