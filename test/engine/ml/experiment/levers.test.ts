@@ -250,5 +250,6 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     const logs = again.lines.filter((e) => e.event === 'log').map((e) => String(e.text));
     expect(logs.filter((t) => /^regime 1 seed 1 supervised: .*from an earlier run\)$/.test(t))).toHaveLength(1);
     expect(logs.filter((t) => /^regime 1 seed 1 pix2rep-finetune: /.test(t) && !t.endsWith('from an earlier run)'))).toHaveLength(1);
-  });
+    // A whole smoke experiment run twice: about 30 s on a quiet machine, over 120 s with a pretraining beside it.
+  }, 300_000);
 });
