@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPinia, setActivePinia } from 'pinia';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEngine } from '../../main/engine/create.js';
 import { writeNifti } from '../../main/io/nifti.js';
 import { EngineClient, provideClient } from '../../renderer/api/index.js';
@@ -49,6 +49,10 @@ async function openPanel() {
   const w = mount(ViewerPanel, { global: { plugins: [pinia], stubs: { SliceView: true } }, attachTo: document.body });
   await settle(20);
   await flushPromises();
+  // The volume's annotation (with its default palette) arrives from the engine; under load 20 turns were not
+  // always enough (a palette edit then started from an empty palette).
+  const ann = useAnnotationsStore();
+  await vi.waitFor(() => expect(ann.palette.length).toBeGreaterThan(0), { timeout: 10_000 });
   return w;
 }
 
