@@ -31,8 +31,8 @@ const READOUT = {
   labeledSlices: 20,
   validationSlices: 18,
   points: [
-    { step: 0, epoch: 0, dice: { RV: 0.1, MYO: 0.2, LV: 0.3 }, mean: 0.2, probeSteps: 60, probe: 'balanced-full-batch', seconds: 3 },
-    { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, probe: 'balanced-full-batch', seconds: 3 },
+    { step: 0, epoch: 0, dice: { RV: 0.1, MYO: 0.2, LV: 0.3 }, mean: 0.2, probeSteps: 60, probe: 'balanced-full-batch' as const, seconds: 3 },
+    { step: 500, epoch: 4.2, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 }, mean: 0.4, probeSteps: 60, probe: 'balanced-full-batch' as const, seconds: 3 },
   ],
 };
 
