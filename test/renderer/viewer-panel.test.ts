@@ -1,45 +1,24 @@
 import { flushPromises, mount } from '@vue/test-utils';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPinia, setActivePinia } from 'pinia';
+import type { Pinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createEngine } from '../../main/engine/create.js';
-import { writeNifti } from '../../main/io/nifti.js';
-import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import ViewerPanel from '../../renderer/components/viewer/ViewerPanel.vue';
 import { useAnnotationsStore } from '../../renderer/stores/annotations.js';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { useViewerStore } from '../../renderer/stores/viewer.js';
-import { LoopbackTransport, settle } from './support/loopback.js';
+import { settle } from './support/loopback.js';
+import { panelWorkspace, type PanelWorkspace } from './support/panel-workspace.js';
 
 // The panel with its WebGL view stubbed out (happy-dom has no WebGL): what is tested here is the wiring of
 // keys, buttons and stores around the view, against a real engine.
-let dirs: string[] = [];
-let pinia: ReturnType<typeof createPinia>;
+let fixture: PanelWorkspace;
+let pinia: Pinia;
 
 beforeEach(async () => {
-  const src = mkdtempSync(join(tmpdir(), 'pix2rep-panel-src-'));
-  const ws = mkdtempSync(join(tmpdir(), 'pix2rep-panel-ws-'));
-  dirs = [src, ws];
-  await writeNifti(join(src, 'vol.nii.gz'), {
-    dims: [6, 5, 4],
-    frames: 1,
-    spacing: [1, 1, 5],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data: Int16Array.from({ length: 120 }, (_, n) => n),
-  });
-  const engine = createEngine({ workspace: ws });
-  await engine.call('library.import', { paths: [src] });
-  provideClient(new EngineClient(new LoopbackTransport(engine)));
-  pinia = createPinia();
-  setActivePinia(pinia);
+  fixture = await panelWorkspace('panel', { 'vol.nii.gz': { dims: [6, 5, 4], data: Int16Array.from({ length: 120 }, (_, n) => n) } });
+  pinia = fixture.pinia;
 });
 
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => fixture.dispose());
 
 async function openPanel() {
   const studies = useStudiesStore();

@@ -1,58 +1,29 @@
 import { flushPromises, mount } from '@vue/test-utils';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPinia, setActivePinia } from 'pinia';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../main/engine/create.js';
-import { writeNifti } from '../../main/io/nifti.js';
-import { EngineClient, provideClient } from '../../renderer/api/index.js';
 import SliceView from '../../renderer/components/viewer/SliceView.vue';
 import ViewerPanel from '../../renderer/components/viewer/ViewerPanel.vue';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { useViewerStore } from '../../renderer/stores/viewer.js';
-import { LoopbackTransport, settle } from './support/loopback.js';
+import { settle } from './support/loopback.js';
+import { panelWorkspace, type PanelWorkspace } from './support/panel-workspace.js';
 
 // Two volumes: a cine of 4 x 3 x 2 voxels and 3 frames (value = 100·frame + index), and a single-frame
 // 2 x 2 x 5 volume (value = 1000 + index): another study, with a different slice count.
-let dirs: string[] = [];
-let pinia: ReturnType<typeof createPinia>;
+let fixture: PanelWorkspace;
 let cineId: string;
 let otherId: string;
 
 beforeEach(async () => {
-  const src = mkdtempSync(join(tmpdir(), 'pix2rep-views-src-'));
-  const ws = mkdtempSync(join(tmpdir(), 'pix2rep-views-ws-'));
-  dirs = [src, ws];
-  await writeNifti(join(src, 'cine.nii.gz'), {
-    dims: [4, 3, 2],
-    frames: 3,
-    spacing: [1.5, 2, 6],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data: Int16Array.from({ length: 72 }, (_, n) => 100 * Math.floor(n / 24) + (n % 24)),
+  fixture = await panelWorkspace('views', {
+    'cine.nii.gz': { dims: [4, 3, 2], frames: 3, spacing: [1.5, 2, 6], data: Int16Array.from({ length: 72 }, (_, n) => 100 * Math.floor(n / 24) + (n % 24)) },
+    'other.nii.gz': { dims: [2, 2, 5], spacing: [1, 1, 1], data: Int16Array.from({ length: 20 }, (_, n) => 1000 + n) },
   });
-  await writeNifti(join(src, 'other.nii.gz'), {
-    dims: [2, 2, 5],
-    frames: 1,
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-    data: Int16Array.from({ length: 20 }, (_, n) => 1000 + n),
-  });
-  const engine = createEngine({ workspace: ws });
-  await engine.call('library.import', { paths: [src] });
-  const vols = (await engine.call('library.listStudies', {})).studies.flatMap((s) => s.series.flatMap((se) => se.volumes));
+  const vols = (await fixture.engine.call('library.listStudies', {})).studies.flatMap((s) => s.series.flatMap((se) => se.volumes));
   cineId = vols.find((v) => v.frames === 3)!.id;
   otherId = vols.find((v) => v.frames === 1)!.id;
-  provideClient(new EngineClient(new LoopbackTransport(engine)));
-  pinia = createPinia();
-  setActivePinia(pinia);
 });
 
-afterEach(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterEach(() => fixture.dispose());
 
 describe('viewer store: views', () => {
   it('gives each view its own frame, window, camera and overlays; links slices on request', async () => {
@@ -141,7 +112,7 @@ describe('viewer panel: layout', () => {
     const studies = useStudiesStore();
     await studies.refresh();
     studies.select(cineId);
-    const w = mount(ViewerPanel, { global: { plugins: [pinia], stubs: { SliceView: true } }, attachTo: document.body });
+    const w = mount(ViewerPanel, { global: { plugins: [fixture.pinia], stubs: { SliceView: true } }, attachTo: document.body });
     await settle(20);
     await flushPromises();
     const v = useViewerStore();
