@@ -18,7 +18,7 @@ import { dice } from '../metrics/dice.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, pretrainingLevers, recipeLevers, scratchLevers, type Levers } from './levers.js';
+import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, scratchLevers, type Levers } from './levers.js';
 
 /**
  * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
@@ -90,6 +90,8 @@ export interface RunResult {
   /** Step whose weights were kept (0: the untrained head/network scored best on the dev patients). */
   bestStep: number;
   seconds: number;
+  /** Validation Dice (model-selection dev patients) at every validation of the run; absent in older runs. */
+  curve?: Array<{ step: number; dice: number }>;
   /** Per test patient: Dice per structure (mean of ED and ES). */
   patients: Array<{ patient: string; dice: Record<string, number> }>;
   /** Mean over test patients per structure, and the mean of the three. */
@@ -227,7 +229,7 @@ export function runCacheKey(
 ): string {
   const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
   if (method === 'scratch') return hash({ budget: budgetKey(budget, false), split, levers: scratchLevers(levers), evalOn, scratch: true });
-  const recipe = recipeLevers(levers);
+  const recipe = method === 'linear' ? linearLevers(levers) : recipeLevers(levers);
   const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }
@@ -377,8 +379,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
   const kindOf = (method: MethodId) => (method === 'supervised' ? 'scratch' : method.endsWith('-linear') ? 'linear' : 'other');
   const scratchRunsDir = join(resultDir(opts.workDir, scratchLevers(levers), evalOn), 'runs');
+  const linearRunsDir = join(resultDir(opts.workDir, linearLevers(levers), evalOn), 'runs');
+  const runsDirOf = { scratch: scratchRunsDir, linear: linearRunsDir, other: runsDir } as const;
   const cache = new RunCache(
-    (method) => (kindOf(method) === 'scratch' ? scratchRunsDir : runsDir),
+    (method) => runsDirOf[kindOf(method)],
     (method) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, kindOf(method)),
   );
   const report = (r: RunResult, cached: boolean) =>
@@ -402,10 +406,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
       preprocess: pre,
-      steps: mode === 'linear' ? budget.linearSteps : budget.downstreamSteps,
+      ...(mode === 'linear' ? { steps: budget.linearSteps, validateEvery: budget.validateEvery, patience: budget.patience } : downstreamSchedule(budget, levers)),
       batch: budget.batch,
-      validateEvery: budget.validateEvery,
-      patience: budget.patience,
       seed,
     });
     const { segmenter, record } = await runFewShot({
@@ -416,7 +418,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     });
     try {
       const patients = await evaluate(segmenter, pre, test)();
-      const r: RunResult = { regime, seed, method: id, ...(base ? { base } : {}), validationDice: record.validationDice, steps: record.steps, bestStep: record.bestStep, seconds: record.seconds, patients, mean: summarise(patients) };
+      const r: RunResult = { regime, seed, method: id, ...(base ? { base } : {}), validationDice: record.validationDice, steps: record.steps, bestStep: record.bestStep, seconds: record.seconds, curve: record.curves.validation, patients, mean: summarise(patients) };
       runs.push(r);
       cache.put(r);
       report(r, false);

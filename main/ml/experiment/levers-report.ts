@@ -34,6 +34,33 @@ export function readoutMarkdown(r: ExperimentResult): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Validation Dice along downstream training, averaged over seeds, under the `downstream` lever: whether a
+ * method had converged by the budget's step count is the question that lever asks. Empty otherwise.
+ */
+export function downstreamCurveMarkdown(r: ExperimentResult): string {
+  if (r.levers?.downstream === undefined) return '';
+  const lines = [
+    '',
+    'Validation Dice along downstream training (model-selection dev patients; at each step the mean over the seeds that reached it), step: Dice:',
+    '',
+    '| Labeled patients | Method | Curve |',
+    '|---|---|---|',
+  ];
+  let rows = 0;
+  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
+    for (const m of METHOD_ORDER) {
+      const curves = r.runs.filter((x) => x.regime === regime && x.method === m && x.curve?.length).map((x) => x.curve!);
+      if (curves.length === 0) continue;
+      const byStep = new Map<number, number[]>();
+      for (const c of curves) for (const p of c) byStep.set(p.step, [...(byStep.get(p.step) ?? []), p.dice]);
+      const points = [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, ds]) => `${step}: ${(ds.reduce((a, b) => a + b, 0) / ds.length).toFixed(3)}${ds.length < curves.length ? ` (${ds.length} of ${curves.length} seeds)` : ''}`);
+      lines.push(`| ${regime} | ${m} | ${points.join(' · ')} |`);
+      rows += 1;
+    }
+  }
+  return rows ? lines.join('\n') + '\n' : '';
+}
 
 /**
  * The lever's effect: each method with the lever minus the same method without it (the budget's run scored on
@@ -79,7 +106,7 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, ${wallTimeText(r)}. Reproduce: \`${command}\`.`,
     '',
     `Budget \`${b.name}\` before the overrides: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; pretraining ${b.pretrainSteps} steps; ` +
-      `downstream ${b.downstreamSteps} steps, linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}. ` +
+      `downstream ${b.downstreamSteps} steps (validation every ${b.validateEvery}, patience ${b.patience}), linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}. ` +
       `Downstream augmentation levers apply to every method, the supervised baseline included.`,
     '',
     `Scored on ${ev.on === 'dev' ? 'dev' : 'test'} patients ${ev.patients.join(', ')}; model selection on dev ${ev.selection.join(', ')}` +
@@ -92,5 +119,5 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
     '',
     ...diceTableLines(r),
   ];
-  return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + readoutMarkdown(r);
+  return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + downstreamCurveMarkdown(r) + readoutMarkdown(r);
 }

@@ -29,6 +29,11 @@ export interface Levers {
   frames?: 'edes' | 'cine';
   /** Pretraining steps per method. */
   steps?: number;
+  /**
+   * Downstream training steps of every method but the linear probe (which has its own count), the supervised
+   * baseline included: the budgets' few dozen steps stop a network from scratch long before it converges.
+   */
+  downstream?: number;
   /** Downstream rotation range ±deg, for every method including the supervised baseline. */
   rotation?: number;
   /** Downstream flips along x and y (each 1/3), for every method. */
@@ -93,6 +98,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   } },
   frames: { help: 'edes or cine: pretraining on every frame of the 4D cine where the data has one', parse: (v) => oneOf('frames', v, ['edes', 'cine'] as const) },
   steps: { help: 'pretraining steps per method', parse: (v) => posInt('steps', v) },
+  downstream: { help: 'downstream training steps of every method but the linear probe (validation every the same share of the run)', parse: (v) => posInt('downstream', v) },
   rotation: { help: 'downstream rotation range ±deg (0–180), every method', parse: (v) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 180) throw new Error(`rotation must be a number of degrees in [0, 180], got "${v}"`);
@@ -113,7 +119,9 @@ const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedd
  * downstream augmentation. Every other lever acts through pretraining, so a supervised run under it is the
  * baseline's own run and is reused.
  */
-const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'rotation', 'flips'];
+const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips'];
+/** Keys the linear probe does not depend on (it has its own step count): left out of its runs' cache keys. */
+const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream'];
 /** Keys that change no result: left out of cache keys and folder names. */
 const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps'];
 
@@ -149,6 +157,11 @@ export function recipeLevers(l: Levers): Levers {
 /** The levers a network trained from scratch depends on (see SCRATCH_KEYS). */
 export function scratchLevers(l: Levers): Levers {
   return recipeLevers(pick(l, SCRATCH_KEYS));
+}
+
+/** The recipe levers a linear-probe run depends on (see NOT_LINEAR_KEYS). */
+export function linearLevers(l: Levers): Levers {
+  return recipeLevers(Object.fromEntries(Object.entries(l).filter(([k]) => !NOT_LINEAR_KEYS.includes(k as LeverKey))) as Levers);
 }
 
 export function pretrainingLevers(l: Levers): Levers {
@@ -211,4 +224,17 @@ export function leverFewShotOverrides(l: Levers, finetunesBackbone = false): Few
     ...(Object.keys(augment).length ? { augment } : {}),
     ...(finetunesBackbone && l.finetuneLr !== undefined ? { lr: { backbone: l.finetuneLr } } : {}),
   };
+}
+
+/**
+ * Steps and validation schedule of a downstream (non-linear) run under the `downstream` lever. Validation
+ * interval and patience keep the budget's share of the run: a run ten times longer is validated every ten
+ * times as many steps and stops early after the same share of it without improvement.
+ */
+export function downstreamSchedule(
+  b: { downstreamSteps: number; validateEvery: number; patience: number },
+  l: Levers,
+): { steps: number; validateEvery: number; patience: number } {
+  if (l.downstream === undefined) return { steps: b.downstreamSteps, validateEvery: b.validateEvery, patience: b.patience };
+  return { steps: l.downstream, validateEvery: Math.max(1, Math.round((b.validateEvery * l.downstream) / b.downstreamSteps)), patience: b.patience };
 }

@@ -14,11 +14,12 @@ import {
   leverFewShotOverrides,
   leverModel,
   leverPretrainOverrides,
+  downstreamSchedule,
   leverSlug,
   parseLevers,
   pretrainingLevers,
 } from '../../../../main/ml/experiment/levers.js';
-import { leverEffectMarkdown, leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
+import { downstreamCurveMarkdown, leverEffectMarkdown, leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
 import type { ExperimentResult, RunResult } from '../../../../main/ml/experiment/acdc.js';
 import { pretrainConfig } from '../../../../main/ml/config.js';
 import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
@@ -105,6 +106,21 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { rotation: 180 }, 'test', 'scratch')).not.toBe(scratch);
     expect(runCacheKey(budget, split, pre, { base: 8 }, 'test', 'scratch')).not.toBe(scratch);
     expect(runCacheKey(budget, split, pre, {}, 'dev', 'scratch')).not.toBe(scratch);
+    // Downstream length retrains the baseline and the fine-tuned networks, never the probe (its own step count).
+    expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'scratch')).not.toBe(scratch);
+    expect(runCacheKey(budget, split, pre, { downstream: 600 })).not.toBe(plain);
+    expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'linear')).toBe(probe);
+    expect(runCacheKey(budget, split, pre, { downstream: 600, rotation: 180 }, 'dev', 'linear')).toBe(runCacheKey(budget, split, pre, { rotation: 180 }, 'dev', 'linear'));
+  });
+
+  it('stretches the validation schedule with the downstream length, keeping its share of the run', () => {
+    const b = BUDGETS['2h']; // 60 steps, validation every 10, patience 4
+    expect(downstreamSchedule(b, {})).toEqual({ steps: 60, validateEvery: 10, patience: 4 });
+    expect(downstreamSchedule(b, parseLevers(['downstream=600']))).toEqual({ steps: 600, validateEvery: 100, patience: 4 });
+    expect(downstreamSchedule(b, { downstream: 90 })).toEqual({ steps: 90, validateEvery: 15, patience: 4 });
+    expect(downstreamSchedule(b, { downstream: 3 })).toEqual({ steps: 3, validateEvery: 1, patience: 4 });
+    expect(() => parseLevers(['downstream=0'])).toThrow(/downstream must be a positive integer/);
+    expect(leverSlug(parseLevers(['downstream=600', 'method=v1']))).toBe('downstream-600_method-v1');
   });
 
   it('selects on the budget prefix and scores on the dev patients after it', () => {
@@ -150,6 +166,14 @@ describe('the lever against its baseline', () => {
     expect(md).toContain('| 1 | supervised | +0.200 | −1.071 to +1.471 | 2 of 2 |');
     expect(leverEffectMarkdown(lever, null)).toContain('No baseline to compare with yet');
     expect(leverEffectMarkdown(base, base)).toBe('');
+  });
+
+  it('prints the downstream curve averaged over the seeds that reached each step (hand-computed)', () => {
+    const curved = (seed: number, curve: RunResult['curve']): RunResult => ({ ...run(seed, { p1: [0.5, 0.5, 0.5] }), curve });
+    // Seed 1 stopped early after step 20: steps 0 and 10 average both seeds, step 20 only seed 2's.
+    const r = result({ downstream: 20 }, [curved(1, [{ step: 0, dice: 0.1 }, { step: 10, dice: 0.4 }]), curved(2, [{ step: 0, dice: 0.2 }, { step: 10, dice: 0.5 }, { step: 20, dice: 0.7 }])]);
+    expect(downstreamCurveMarkdown(r)).toContain('| 1 | supervised | 0: 0.150 · 10: 0.450 · 20: 0.700 (1 of 2 seeds) |');
+    expect(downstreamCurveMarkdown(result({ rotation: 180 }, r.runs))).toBe('');
   });
 
   it('keeps results where the runs are: the work folder without overrides, levers/… with them', () => {
