@@ -44,6 +44,16 @@ export function augmentPair(rng: Rng, cfg: DownstreamAugmentConfig, image: Float
   return { image: applyIntensity(img, size, size, intensity), label: grid ? warpLabel(label, size, grid) : label };
 }
 
+/**
+ * The label augmentPair gives for the same draw, without the image work (its bilinear sampling and intensity
+ * transforms are most of the cost): augmentPair draws the grid first, so the same seed gives the same grid.
+ * The linear probe counts the pixels it will keep of its augmented copies with it before caching any feature.
+ */
+export function augmentLabel(rng: Rng, cfg: DownstreamAugmentConfig, label: Uint8Array, size: number): Uint8Array {
+  const grid = drawGrid(rng, cfg, size);
+  return grid ? warpLabel(label, size, grid) : label;
+}
+
 /** Two views of an unlabeled slice for Mean Teacher: one spatial transform, two independent intensity draws. */
 export function consistencyViews(rng: Rng, cfg: DownstreamAugmentConfig, image: Float32Array, size: number): [Float32Array, Float32Array] {
   const grid = drawGrid(rng, cfg, size);

@@ -1,9 +1,8 @@
 import { tf } from '../tf.js';
-import { deriveSeed, Rng } from '../augment/rng.js';
 import type { Adam } from '../pretrain/adam.js';
-import { augmentPair } from './augment.js';
 import type { FewShotConfig } from './config.js';
 import type { LabeledSlice } from './data.js';
+import { BACKGROUND_STRIDE, featureCacheBytes, keptPixels, probeItem } from './probe-budget.js';
 import { backboneFeatures, headLogits, type Segmenter } from './segmenter.js';
 import type { Stepper } from './stepper.js';
 import { meanForegroundDice } from './dice.js';
@@ -11,7 +10,7 @@ import { meanForegroundDice } from './dice.js';
 /**
  * The linear probe on cached features. A frozen backbone maps a slice to the same features at every step, so
  * the probe computes them once (the training slices as they are plus a few augmented copies, and the
- * validation slices) and then fits only the 1×1 head on them.
+ * validation slices; as many copies as probe-budget.ts finds room for) and then fits only the 1×1 head on them.
  *
  * The fit is built to measure the features rather than the optimiser (issue 10): each step is one Adam update
  * on all cached training pixels at once (every foreground pixel and a fixed quarter of the background; no batch
@@ -23,33 +22,6 @@ import { meanForegroundDice } from './dice.js';
  * (mini-batches of 8, soft Dice + cross-entropy, raw features) reached a mean Dice of 0.08 on its own
  * training slices; this fit reaches 0.30 there and 0.17 on unseen patients.
  */
-
-/** Memory the cached features may take (wasm heap: 4 GB per instance, shared with the backbone). */
-export const FEATURE_CACHE_BYTES = 768 * 2 ** 20;
-/** Copies of each training slice: the slice itself plus augmented draws. */
-export const MAX_PROBE_COPIES = 4;
-
-const STREAM = { copy: 21 } as const;
-
-/**
- * Background pixels kept of the training features: one in BACKGROUND_STRIDE (a fixed raster pattern shifted per
- * item), each weighing that many times more. The head has D·K parameters and the background is most of every
- * slice (about 80% of an ACDC slice at 128²): a quarter of it is plenty for the fit, and a step then handles
- * about 40% of the pixels (measured on ACDC: the same readout to the third decimal).
- */
-export const BACKGROUND_STRIDE = 4;
-
-/**
- * How many copies of each training slice fit the cache next to the validation features (0: not even one copy:
- * the caller trains the probe by streaming the backbone instead). Training features are held in two layouts
- * (pixels × channels for the logits, channels × pixels for the gradient: tfjs-wasm multiplies a transposed
- * operand about six times slower), counted in full, as if every pixel were foreground.
- */
-export function probeCopies(trainSlices: number, validationSlices: number, size: number, embedding: number, limitBytes: number = FEATURE_CACHE_BYTES): number {
-  const perSlice = size * size * embedding * 4;
-  const room = Math.floor((limitBytes - validationSlices * perSlice) / Math.max(1, 2 * trainSlices * perSlice));
-  return Math.max(0, Math.min(MAX_PROBE_COPIES, room));
-}
 
 /**
  * Class weights of the balanced cross-entropy from pixel counts per class: 1 / (present classes × share), so
@@ -107,48 +79,84 @@ export class FeatureProbe implements Stepper {
     const d = s.head.w.shape[2]!;
     const k = s.head.w.shape[3]!;
     // A zero head predicts every class equally: the fit starts from no opinion, whatever the segmenter's seed.
-    this.wz = tf.variable(tf.zeros([1, 1, d, k]), true, `${s.head.w.name}/probe-z`);
-    this.bz = tf.variable(tf.zeros([k]), true, `${s.head.b.name}/probe-z`);
+    // Made in a tidy so the zeros they start from are released with them (a variable keeps its data).
+    this.wz = tf.tidy(() => tf.variable(tf.zeros([1, 1, d, k]), true, `${s.head.w.name}/probe-z`));
+    this.bz = tf.tidy(() => tf.variable(tf.zeros([k]), true, `${s.head.b.name}/probe-z`));
     this.fold();
   }
 
   /**
-   * Features of the training copies and of the validation slices, batch by batch. Null when `signal` aborts
-   * meanwhile: the training loop then reports the run as cancelled, as it does between steps.
+   * Caches the features of `copies` copies of the training slices (only the pixels the fit keeps) and of the
+   * validation slices, batch by batch.
+   * The cache never outgrows `limitBytes`: each batch's kept pixels are counted from its labels before the
+   * backbone runs on it, and a batch that would take the cache over the limit ends the run with an error
+   * (planProbe chooses copies that fit, so this only fires if the plan and the cache ever disagree). Null when
+   * `signal` aborts meanwhile: the training loop then reports the run as cancelled, as it does between steps.
    */
-  static async build(o: { segmenter: Segmenter; train: LabeledSlice[]; validation: LabeledSlice[]; cfg: FewShotConfig; copies: number; adam: Adam; signal?: AbortSignal }): Promise<FeatureProbe | null> {
+  static async build(o: {
+    segmenter: Segmenter;
+    train: LabeledSlice[];
+    validation: LabeledSlice[];
+    cfg: FewShotConfig;
+    copies: number;
+    limitBytes: number;
+    adam: Adam;
+    signal?: AbortSignal;
+  }): Promise<FeatureProbe | null> {
     const size = o.cfg.preprocess.size;
     const n = size * size;
-    const items: Array<{ image: Float32Array; label: Uint8Array }> = [];
-    for (let c = 0; c < o.copies; c++) {
-      o.train.forEach((sl, i) => {
-        if (c === 0) items.push({ image: sl.image, label: sl.label });
-        else items.push(augmentPair(new Rng(deriveSeed(o.cfg.seed, STREAM.copy, c * 1_000_003 + i)), o.cfg.augment, sl.image, sl.label, size));
-      });
-    }
-    const extract = async (list: Array<{ image: Float32Array; label: Uint8Array }>, into: Array<{ features: tf.Tensor4D; label: Uint8Array }>): Promise<boolean> => {
-      for (let i = 0; i < list.length; i += o.cfg.batch) {
-        if (o.signal) await new Promise<void>((r) => setImmediate(r));
-        if (o.signal?.aborted) return false;
-        const part = list.slice(i, i + o.cfg.batch);
-        const x = new Float32Array(part.length * n);
-        part.forEach((p, b) => x.set(p.image, b * n));
-        const f = backboneFeatures(o.segmenter, x, part.length, size);
-        const per = tf.split(f, part.length, 0) as tf.Tensor4D[];
-        f.dispose();
-        per.forEach((t, b) => into.push({ features: t, label: part[b]!.label }));
-      }
-      return true;
-    };
-    const train: Array<{ features: tf.Tensor4D; label: Uint8Array }> = [];
+    const d = o.cfg.model.unet.embedding;
+    const items = o.copies * o.train.length;
+    const sample: TrainSample = { rows: [], labels: [], counts: new Array<number>(o.segmenter.classes.length + 1).fill(0), kept: 0, items };
     const validation: Array<{ features: tf.Tensor4D; label: Uint8Array }> = [];
+    const features = (images: Float32Array[]): tf.Tensor4D => {
+      const x = new Float32Array(images.length * n);
+      images.forEach((im, b) => x.set(im, b * n));
+      const f = backboneFeatures(o.segmenter, x, images.length, size);
+      if (f.shape[3] !== d) {
+        f.dispose();
+        throw new Error(`the backbone gives ${f.shape[3]} channels, its configuration says ${d}`);
+      }
+      return f;
+    };
+    // A turn of the event loop per batch, so a stop request is seen while caching.
+    const go = async (): Promise<boolean> => {
+      if (o.signal) await new Promise<void>((r) => setImmediate(r));
+      return !o.signal?.aborted;
+    };
     let complete = false;
     try {
-      complete = (await extract(items, train)) && (await extract(o.validation, validation));
-      if (!complete) return null;
-      return new FeatureProbe(o.segmenter, trainPixels(train, o.segmenter.classes.length + 1), validation, o.adam);
+      // Training copies in cache order, drawn batch by batch (a copy's draw does not depend on its batch).
+      for (let i = 0; i < items; i += o.cfg.batch) {
+        if (!(await go())) return null;
+        const part = Array.from({ length: Math.min(o.cfg.batch, items - i) }, (_, b) => probeItem(o.train, o.cfg, i + b));
+        const kept = part.map((p, b) => keptPixels(p.label, i + b));
+        sample.kept += kept.reduce((a, r) => a + r.length, 0);
+        const bytes = featureCacheBytes(sample.kept, o.validation.length, size, d);
+        if (bytes > o.limitBytes) throw new Error(`the linear probe's feature cache would take ${mib(bytes)} MiB, over its limit of ${mib(o.limitBytes)} MiB`);
+        const f = features(part.map((p) => p.image));
+        sample.rows.push(keptRows(f, kept, n, d));
+        f.dispose();
+        part.forEach((p, b) => {
+          const values = new Uint8Array(kept[b]!.length);
+          kept[b]!.forEach((px, r) => (values[r] = p.label[px]!));
+          sample.labels.push(values);
+          for (const v of p.label) sample.counts[v]! += 1;
+        });
+      }
+      for (let i = 0; i < o.validation.length; i += o.cfg.batch) {
+        if (!(await go())) return null;
+        const part = o.validation.slice(i, i + o.cfg.batch);
+        const f = features(part.map((p) => p.image));
+        const per = tf.split(f, part.length, 0) as tf.Tensor4D[];
+        f.dispose();
+        per.forEach((t, b) => validation.push({ features: t, label: part[b]!.label }));
+      }
+      const probe = new FeatureProbe(o.segmenter, trainPixels(sample), validation, o.adam);
+      complete = true;
+      return probe;
     } finally {
-      for (const c of train) c.features.dispose();
+      tf.dispose(sample.rows);
       if (!complete) for (const c of validation) c.features.dispose();
     }
   }
@@ -212,51 +220,68 @@ export class FeatureProbe implements Stepper {
   }
 }
 
+/** The kept training pixels' features as they are cached, batch by batch, with what the fit needs of their labels. */
+interface TrainSample {
+  /** Features of the kept pixels [m, D], one matrix per batch, in cache order. */
+  rows: tf.Tensor2D[];
+  /** Class of each kept pixel, per item, in the same order. */
+  labels: Uint8Array[];
+  /** Pixels per class over every pixel of every item (the balance is the data's, not the sample's). */
+  counts: number[];
+  kept: number;
+  items: number;
+}
+
+/** The rows `kept[b]` of item b of a batch's features [B, H, W, D], stacked in item order. */
+function keptRows(f: tf.Tensor4D, kept: Int32Array[], n: number, d: number): tf.Tensor2D {
+  const index = new Int32Array(kept.reduce((a, r) => a + r.length, 0));
+  let at = 0;
+  kept.forEach((rows, b) => {
+    for (const p of rows) index[at++] = b * n + p;
+  });
+  return tf.tidy(() => tf.gather(tf.reshape(f, [kept.length * n, d]), tf.tensor1d(index, 'int32')));
+}
+
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+
 /**
  * The training pixels as one standardised matrix (every foreground pixel, one background pixel in
- * BACKGROUND_STRIDE), their one-hot classes and balanced weights (class counts over all pixels, so the
- * balance is the data's, not the sample's).
+ * BACKGROUND_STRIDE), their one-hot classes and balanced weights. Takes the sample's rows: each step disposes
+ * what the next no longer needs, so at most two kept-pixel matrices exist at once, which is what the cache
+ * holds at the end (two layouts) and what featureCacheBytes counts.
  */
-function trainPixels(train: Array<{ features: tf.Tensor4D; label: Uint8Array }>, classes: number): TrainPixels {
-  const d = train[0]!.features.shape[3];
-  const n = train[0]!.label.length;
-  const counts = new Array<number>(classes).fill(0);
-  const kept: number[][] = train.map((c, item) => {
-    const rows: number[] = [];
-    for (let p = 0; p < n; p++) {
-      const v = c.label[p]!;
-      counts[v]! += 1;
-      if (v !== 0 || (p + item) % BACKGROUND_STRIDE === 0) rows.push(p);
-    }
-    return rows;
-  });
-  const cw = balancedClassWeights(counts);
-  const total = kept.reduce((a, r) => a + r.length, 0);
-  const labels = new Int32Array(total);
-  const weight = new Float32Array(total);
+function trainPixels(sample: TrainSample): TrainPixels {
+  const classes = sample.counts.length;
+  const cw = balancedClassWeights(sample.counts);
+  const labels = new Int32Array(sample.kept);
+  const weight = new Float32Array(sample.kept);
   let at = 0;
   let sum = 0;
-  train.forEach((c, item) => {
-    for (const p of kept[item]!) {
-      const v = c.label[p]!;
+  for (const values of sample.labels) {
+    for (const v of values) {
       labels[at] = v;
       weight[at] = cw[v]! * (v === 0 ? BACKGROUND_STRIDE : 1);
       sum += weight[at]!;
       at += 1;
     }
-  });
+  }
   // Normalised to sum exactly 1: the raster keeps about, not exactly, one background pixel in BACKGROUND_STRIDE.
-  for (let i = 0; i < total; i++) weight[i]! /= sum;
-  const { z, mean, sd } = tf.tidy(() => {
-    const rows = train.map((c, item) => tf.gather(tf.reshape(c.features, [n, d]), tf.tensor1d(kept[item]!, 'int32')));
-    const f = tf.concat(rows, 0) as tf.Tensor2D;
-    const m = tf.moments(f, 0);
-    // A channel constant over the training pixels carries nothing: a unit spread keeps it finite.
-    const spread = tf.where(tf.greater(m.variance, 1e-12), tf.sqrt(m.variance), tf.onesLike(m.variance));
-    return { z: tf.div(tf.sub(f, m.mean), spread) as tf.Tensor2D, mean: m.mean, sd: spread };
+  for (let i = 0; i < sample.kept; i++) weight[i]! /= sum;
+  const f = tf.concat(sample.rows, 0) as tf.Tensor2D;
+  tf.dispose(sample.rows);
+  // tf.moments step by step (the same operations, so the same numbers), keeping the deviations for z.
+  const mean = tf.mean(f, 0) as tf.Tensor1D;
+  const dev = tf.sub(f, mean) as tf.Tensor2D;
+  f.dispose();
+  // A channel constant over the training pixels carries nothing: a unit spread keeps it finite.
+  const sd = tf.tidy(() => {
+    const variance = tf.mean(tf.square(dev), 0);
+    return tf.where(tf.greater(variance, 1e-12), tf.sqrt(variance), tf.onesLike(variance));
   });
+  const z = tf.div(dev, sd) as tf.Tensor2D;
+  dev.dispose();
   const stats = { mean: mean.dataSync() as Float32Array, sd: sd.dataSync() as Float32Array };
   tf.dispose([mean, sd]);
   const target = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), classes), 'float32')) as tf.Tensor2D;
-  return { z, zt: tf.transpose(z), target, weight: tf.tensor1d(weight), ...stats, items: train.length };
+  return { z, zt: tf.transpose(z), target, weight: tf.tensor1d(weight), ...stats, items: sample.items };
 }

@@ -6,7 +6,8 @@ import { restoreInto, readCheckpoint } from '../pretrain/checkpoint.js';
 import { EngineFailure } from '../../engine/errors.js';
 import { needsBackbone, validateFewShot, type FewShotConfig } from './config.js';
 import { splitLabeled, type LabeledSlice } from './data.js';
-import { FeatureProbe, probeCopies } from './probe.js';
+import { FeatureProbe } from './probe.js';
+import { FEATURE_CACHE_BYTES, planProbe } from './probe-budget.js';
 import { createSegmenter, disposeSegmenter, parameterGroups, restoreSnapshot, snapshot, type Segmenter } from './segmenter.js';
 import { StreamingStepper, type Stepper } from './stepper.js';
 
@@ -141,9 +142,22 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
     }
 
     // A frozen backbone gives every slice the same features at every step: the probe trains on them cached.
-    const copies = cfg.mode === 'linear' && !trainBackbone ? probeCopies(train.length, validation.length, size, cfg.model.unet.embedding, opts.featureCacheBytes) : 0;
+    const limitBytes = opts.featureCacheBytes ?? FEATURE_CACHE_BYTES;
+    const copies = cfg.mode === 'linear' && !trainBackbone ? planProbe(train, validation.length, cfg, limitBytes).copies : 0;
     // Null also when cancelled while caching: the loop below then stops before its first step.
-    const probe = copies > 0 ? await FeatureProbe.build({ segmenter: student, train, validation, cfg, copies, adam: headAdam, signal: opts.signal }) : null;
+    const probe =
+      copies > 0
+        ? await FeatureProbe.build({
+            segmenter: student,
+            train,
+            validation,
+            cfg,
+            copies,
+            limitBytes,
+            adam: headAdam,
+            signal: opts.signal,
+          })
+        : null;
     stepper = probe ?? new StreamingStepper({ student, teacher, train, validation, unlabeled: data.unlabeled, cfg, headAdam, backboneAdam });
     const active = stepper;
 

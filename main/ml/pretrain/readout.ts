@@ -6,7 +6,7 @@ import { fewShotConfig } from '../fewshot/config.js';
 import type { LabeledSlice } from '../fewshot/data.js';
 import { disposeSegmenter, predictClasses } from '../fewshot/segmenter.js';
 import { classOverlap } from '../fewshot/dice.js';
-import { probeCopies } from '../fewshot/probe.js';
+import { keptPixels, probeCopies } from '../fewshot/probe-budget.js';
 import { runFewShot } from '../fewshot/train.js';
 
 /**
@@ -121,8 +121,10 @@ export function validateReadout(o: ReadoutOptions): void {
 
 /** The probe a readout of this run uses: cached features when they fit the cache (as runFewShot decides). */
 export function expectedProbe(o: ReadoutOptions, config: PretrainConfig): ProbeKind {
-  // measureReadout scores the validation slices itself: only the labeled slices are cached.
-  return probeCopies(o.labeled.length, 0, config.preprocess.size, config.model.unet.embedding) > 0 ? 'balanced-full-batch' : 'streaming';
+  // measureReadout scores the validation slices itself: only the labeled slices are cached, and whether the
+  // slices themselves (copy 0, no augmentation needed to count it) fit decides cached or streamed.
+  const kept = o.labeled.reduce((a, s, i) => a + keptPixels(s.label, i).length, 0);
+  return probeCopies([kept], 0, config.preprocess.size, config.model.unet.embedding) > 0 ? 'balanced-full-batch' : 'streaming';
 }
 
 /** One readout: a linear probe on the backbone in `checkpoint`, scored on the validation slices. */
