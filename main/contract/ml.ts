@@ -3,9 +3,17 @@ import { method } from './protocol.js';
 
 /**
  * Few-shot segmentation on the contract: train a model from the workspace's annotations, predict volumes
- * into `predicted` annotations, list models. Progress arrives as `request.progress` events (stage 'train':
- * done/total steps with the loss or validation Dice in the message; stage 'predict': volumes).
+ * into `predicted` annotations, list models. Progress arrives as `request.progress` events (ml.train: the
+ * stages of TrainStage; stage 'predict': volumes).
  */
+
+/**
+ * Stages of ml.train's progress: `features`, the linear probe caching backbone features before its first
+ * step (done/total slices: the training slices' copies, then the validation slices); `train`, the steps
+ * (done/total steps, the loss or the validation Dice in the message).
+ */
+export type TrainStage = 'features' | 'train';
+
 export const FewShotModeSchema = z.enum(['linear', 'finetune', 'mean-teacher', 'supervised']);
 
 const TrainingSummary = z.object({

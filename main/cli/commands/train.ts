@@ -59,11 +59,29 @@ export const trainCommand: Command = {
       process.once('SIGINT', () => process.exit(130));
     };
     process.once('SIGINT', onSigint);
-    const bar = json ? null : new ProgressBar(`train ${mode}`);
+    // Each phase its own bar, made when the phase starts, so each ETA counts only its own time.
+    const bars: { features: ProgressBar | null; steps: ProgressBar | null } = { features: null, steps: null };
     const onProgress = (p: TrainProgress) => {
-      if (json) emit({ event: p.kind, ...p });
-      else if (p.kind === 'validation') process.stderr.write(`\nstep ${p.step}: validation Dice ${p.validationDice!.toFixed(3)} (best ${p.bestValidationDice!.toFixed(3)})\n`);
-      else bar!.update(p.step, p.totalSteps, `loss ${p.smoothedLoss.toFixed(4)}${p.consistency !== undefined ? ` consistency ${p.consistency.toFixed(4)}` : ''}`);
+      if (json) {
+        emit({ event: p.kind, ...p });
+        return;
+      }
+      switch (p.kind) {
+        case 'features':
+          bars.features ??= new ProgressBar('caching features');
+          bars.features.update(p.done, p.total, 'slices');
+          if (p.done === p.total) bars.features.done();
+          break;
+        case 'validation':
+          process.stderr.write(`\nstep ${p.step}: validation Dice ${p.validationDice!.toFixed(3)} (best ${p.bestValidationDice!.toFixed(3)})\n`);
+          break;
+        case 'step':
+          bars.steps ??= new ProgressBar(`train ${mode}`);
+          bars.steps.update(p.step, p.totalSteps, `loss ${p.smoothedLoss.toFixed(4)}${p.consistency !== undefined ? ` consistency ${p.consistency.toFixed(4)}` : ''}`);
+          break;
+        default:
+          p satisfies never;
+      }
     };
     try {
       const res = await trainInWorkspace(workspace, {
@@ -78,7 +96,7 @@ export const trainCommand: Command = {
           if (!json) process.stderr.write(t + '\n');
         },
       });
-      bar?.done();
+      bars.steps?.done();
       const r = res.record;
       const summary = { event: 'done', modelId: res.modelId, name: res.name, mode, backend: active.name, steps: r.steps, stopped: r.stopped, bestStep: r.bestStep, validationDice: r.validationDice, seconds: r.seconds, data: r.data };
       if (json) emit(summary);

@@ -32,6 +32,13 @@ export const trainTask: Task = async (ctx) => {
     signal: ctx.signal,
     onLog: (text) => ctx.log(text),
     onProgress: (pr) => {
+      if (pr.kind === 'features') {
+        // Not a point of the job's curve (job_progress holds steps and validations): the log says when the
+        // linear probe's feature caching starts and ends, the heartbeat shows the worker alive meanwhile.
+        if (pr.done === 0) ctx.log(`caching backbone features of ${pr.total} slices (training copies and validation)`);
+        else if (pr.done === pr.total) ctx.log(`cached the features of ${pr.total} slices`);
+        return;
+      }
       step = pr.step;
       ctx.send({
         type: 'progress',

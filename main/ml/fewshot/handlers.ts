@@ -1,3 +1,4 @@
+import type { TrainStage } from '../../contract/ml.js';
 import type { Handlers } from '../../engine/engine.js';
 import { openLibrary } from '../../library/library.js';
 
@@ -17,8 +18,19 @@ export function mlHandlers(workspace: string): Handlers {
         name: p.name,
         overrides: { steps: p.steps, batch: p.batch, seed: p.seed },
         signal: ctx.signal,
-        onProgress: (e) =>
-          ctx.progress('train', e.step, e.totalSteps, e.kind === 'validation' ? `validation Dice ${e.validationDice!.toFixed(3)}` : `loss ${e.smoothedLoss.toFixed(4)}`),
+        onProgress: (e) => {
+          const progress = (stage: TrainStage, done: number, total: number, message: string) => ctx.progress(stage, done, total, message);
+          switch (e.kind) {
+            case 'features':
+              return progress('features', e.done, e.total, `caching features ${e.done}/${e.total}`);
+            case 'validation':
+              return progress('train', e.step, e.totalSteps, `validation Dice ${e.validationDice!.toFixed(3)}`);
+            case 'step':
+              return progress('train', e.step, e.totalSteps, `loss ${e.smoothedLoss.toFixed(4)}`);
+            default:
+              return e satisfies never;
+          }
+        },
       });
       const r = res.record;
       return {

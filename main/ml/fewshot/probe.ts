@@ -87,7 +87,7 @@ export class FeatureProbe implements Stepper {
 
   /**
    * Caches the features of `copies` copies of the training slices (only the pixels the fit keeps) and of the
-   * validation slices, batch by batch.
+   * validation slices, batch by batch, and reports items done of all items after each batch (0 of them first).
    * The cache never outgrows `limitBytes`: each batch's kept pixels are counted from its labels before the
    * backbone runs on it, and a batch that would take the cache over the limit ends the run with an error
    * (planProbe chooses copies that fit, so this only fires if the plan and the cache ever disagree). Null when
@@ -102,13 +102,16 @@ export class FeatureProbe implements Stepper {
     limitBytes: number;
     adam: Adam;
     signal?: AbortSignal;
+    onProgress?: (done: number, total: number) => void;
   }): Promise<FeatureProbe | null> {
     const size = o.cfg.preprocess.size;
     const n = size * size;
     const d = o.cfg.model.unet.embedding;
     const items = o.copies * o.train.length;
+    const total = items + o.validation.length;
     const sample: TrainSample = { rows: [], labels: [], counts: new Array<number>(o.segmenter.classes.length + 1).fill(0), kept: 0, items };
     const validation: Array<{ features: tf.Tensor4D; label: Uint8Array }> = [];
+    let done = 0;
     const features = (images: Float32Array[]): tf.Tensor4D => {
       const x = new Float32Array(images.length * n);
       images.forEach((im, b) => x.set(im, b * n));
@@ -126,6 +129,7 @@ export class FeatureProbe implements Stepper {
     };
     let complete = false;
     try {
+      o.onProgress?.(0, total);
       // Training copies in cache order, drawn batch by batch (a copy's draw does not depend on its batch).
       for (let i = 0; i < items; i += o.cfg.batch) {
         if (!(await go())) return null;
@@ -143,6 +147,8 @@ export class FeatureProbe implements Stepper {
           sample.labels.push(values);
           for (const v of p.label) sample.counts[v]! += 1;
         });
+        done += part.length;
+        o.onProgress?.(done, total);
       }
       for (let i = 0; i < o.validation.length; i += o.cfg.batch) {
         if (!(await go())) return null;
@@ -151,6 +157,8 @@ export class FeatureProbe implements Stepper {
         const per = tf.split(f, part.length, 0) as tf.Tensor4D[];
         f.dispose();
         per.forEach((t, b) => validation.push({ features: t, label: part[b]!.label }));
+        done += part.length;
+        o.onProgress?.(done, total);
       }
       const probe = new FeatureProbe(o.segmenter, trainPixels(sample), validation, o.adam);
       complete = true;

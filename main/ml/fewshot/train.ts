@@ -42,7 +42,10 @@ export interface FewShotData {
   description?: string;
 }
 
-export interface TrainProgress {
+/** Progress of a run: a step or a validation pass (StepProgress), or the linear probe caching features. */
+export type TrainProgress = StepProgress | FeatureCacheProgress;
+
+export interface StepProgress {
   kind: 'step' | 'validation';
   step: number;
   totalSteps: number;
@@ -52,6 +55,16 @@ export interface TrainProgress {
   validationDice?: number;
   bestValidationDice?: number;
   etaSeconds: number | null;
+}
+
+/**
+ * The linear probe computing its cached features (probe.ts), before the first step: `done` of `total` items
+ * (training slices × copies, then the validation slices). It can take longer than the steps themselves.
+ */
+export interface FeatureCacheProgress {
+  kind: 'features';
+  done: number;
+  total: number;
 }
 
 export interface TrainingRecord {
@@ -156,6 +169,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
             limitBytes,
             adam: headAdam,
             signal: opts.signal,
+            onProgress: (done, total) => opts.onProgress?.({ kind: 'features', done, total }),
           })
         : null;
     stepper = probe ?? new StreamingStepper({ student, teacher, train, validation, unlabeled: data.unlabeled, cfg, headAdam, backboneAdam });
@@ -196,7 +210,7 @@ export async function runFewShot(opts: TrainOptions): Promise<TrainResult> {
       smoothed = Number.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
       const dt = (performance.now() - ts) / 1000;
       rate = rate === 0 ? 1 / dt : 0.8 * rate + 0.2 / dt;
-      const progress: TrainProgress = {
+      const progress: StepProgress = {
         kind: 'step',
         step,
         totalSteps: cfg.steps,

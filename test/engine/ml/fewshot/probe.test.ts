@@ -10,7 +10,7 @@ import { DEFAULT_OPTIMIZER } from '../../../../main/ml/config.js';
 import { balancedClassWeights, FeatureProbe, foldStandardization } from '../../../../main/ml/fewshot/probe.js';
 import { FEATURE_CACHE_BYTES, featureCacheBytes, keptPixels, MAX_PROBE_COPIES, planProbe, probeCopies, probeItem, probeItemLabel } from '../../../../main/ml/fewshot/probe-budget.js';
 import { createSegmenter, disposeSegmenter, parameterGroups, snapshot } from '../../../../main/ml/fewshot/segmenter.js';
-import { runFewShot } from '../../../../main/ml/fewshot/train.js';
+import { runFewShot, type TrainProgress } from '../../../../main/ml/fewshot/train.js';
 import { Adam } from '../../../../main/ml/pretrain/adam.js';
 import { readCheckpoint, restoreInto } from '../../../../main/ml/pretrain/checkpoint.js';
 import { tf } from '../../../../main/ml/tf.js';
@@ -215,6 +215,22 @@ describe('linear probe on cached features', () => {
       expect(r.record.stopped).toBe('cancelled');
       expect(r.record.steps).toBe(0);
       expect(r.record.probe).toBeUndefined();
+    } finally {
+      disposeSegmenter(r.segmenter);
+    }
+  }, 60_000);
+
+  it('reports caching progress before the first step: from 0 to every item, monotone', async () => {
+    const events: TrainProgress[] = [];
+    const cfg = fewShotConfig('linear', { model, preprocess: PRE, steps: 3, batch: 4, validateEvery: 3, patience: 0, seed: 2 });
+    const r = await runFewShot({ config: cfg, data: { labeled: disks(6), validation: disks(8).slice(6), classes: [1, 2] }, backbone, onProgress: (p) => events.push(p) });
+    try {
+      expect(r.record.probe).toEqual({ cachedSlices: 6 * MAX_PROBE_COPIES, copies: MAX_PROBE_COPIES });
+      // 6 slices × 4 copies in batches of 4, then the 2 validation slices.
+      const caching = events.flatMap((e) => (e.kind === 'features' ? [[e.done, e.total]] : []));
+      expect(caching).toEqual([0, 4, 8, 12, 16, 20, 24, 26].map((done) => [done, 26]));
+      expect(events.slice(0, caching.length).every((e) => e.kind === 'features')).toBe(true);
+      expect(events.slice(caching.length).map((e) => e.kind)).toEqual(['step', 'step', 'step', 'validation']);
     } finally {
       disposeSegmenter(r.segmenter);
     }
