@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { ModelSummary, Params, Result } from '../../main/contract/index.js';
+import type { ModelSummary, Params, Result, TrainStage } from '../../main/contract/index.js';
 import { ApiError, describeApiError, useClient, type RunningCall } from '../api/index.js';
 import { useStudiesStore } from './studies.js';
 import { liveList } from './liveList.js';
@@ -25,6 +25,19 @@ export interface TaskState {
 
 const idle = (): TaskState => ({ running: false, done: 0, total: null, message: '', error: null });
 
+/**
+ * A training's state: which stage its done/total count (TrainStage: `features`, slices whose backbone features
+ * the linear probe caches before step 1; `train`, steps), null before the first progress event.
+ */
+export interface TrainingState extends TaskState {
+  stage: TrainStage | null;
+}
+
+const idleTraining = (): TrainingState => ({ ...idle(), stage: null });
+
+/** The stage of an ml.train progress event; a stage this renderer does not know counts as steps. */
+export const trainStage = (stage: string): TrainStage => (stage === 'features' ? 'features' : 'train');
+
 /** Pretrained backbones have kind 'pretrain'; everything else in the models table segments. */
 export const isBackbone = (m: Pick<ModelSummary, 'kind'>): boolean => m.kind === 'pretrain';
 
@@ -36,7 +49,7 @@ export const useModelsStore = defineStore('models', () => {
   const models = shallowRef<Record<string, ModelSummary>>({});
   const order = ref<string[]>([]);
   const error = ref<string | null>(null);
-  const training = ref<TaskState>(idle());
+  const training = ref<TrainingState>(idleTraining());
   const predicting = ref<TaskState>(idle());
   const lastTraining = ref<Result<'ml.train'> | null>(null);
   /** Volume id → the prediction made for it in this session (annotation and model). */
@@ -71,15 +84,15 @@ export const useModelsStore = defineStore('models', () => {
     if (training.value.running) return null;
     const mode = FEWSHOT_MODES.find((m) => m.id === params.mode);
     if (mode?.needsBackbone && !params.backbone) {
-      training.value = { ...idle(), error: `${mode.name} starts from a pretrained backbone: pick one first (run a pretraining if the list is empty).` };
+      training.value = { ...idleTraining(), error: `${mode.name} starts from a pretrained backbone: pick one first (run a pretraining if the list is empty).` };
       return null;
     }
-    training.value = { ...idle(), running: true, total: params.steps ?? null, message: 'Preparing the annotated slices…' };
+    training.value = { ...idleTraining(), running: true, total: params.steps ?? null, message: 'Preparing the annotated slices…' };
     lastTraining.value = null;
     const call = useClient().start('ml.train', params);
     trainCall = call;
     call.onProgress((p) => {
-      training.value = { ...training.value, done: p.done ?? 0, total: p.total ?? training.value.total, message: p.message ?? p.stage };
+      training.value = { ...training.value, stage: trainStage(p.stage), done: p.done ?? 0, total: p.total ?? training.value.total, message: p.message ?? p.stage };
     });
     try {
       const res = await call.result;

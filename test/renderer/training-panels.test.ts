@@ -6,6 +6,7 @@ import FewShotPanel from '../../renderer/components/training/FewShotPanel.vue';
 import LossChart from '../../renderer/components/training/LossChart.vue';
 import PretrainPanel from '../../renderer/components/training/PretrainPanel.vue';
 import { useJobsStore } from '../../renderer/stores/jobs.js';
+import { useModelsStore } from '../../renderer/stores/models.js';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { bytesToBase64 } from '../../renderer/viewer/voxels.js';
 import { settle } from './support/loopback.js';
@@ -102,6 +103,50 @@ describe('few-shot panel', () => {
     expect(w.get('[data-testid="fewshot-train"]').attributes('disabled')).toBeUndefined();
     // Linear probing needs a backbone; the workspace has none, and the panel says where one comes from.
     expect(w.text()).toContain('No pretrained backbone yet: run one in the Pretraining tab.');
+    studies.stop();
+    w.unmount();
+  });
+
+  it('shows the linear probe caching its features, then the steps, in the progress line', async () => {
+    const studies = useStudiesStore();
+    studies.start();
+    await settle();
+    // ml.train stands in for the engine's: it reports the caching stage, then a step, each held until released.
+    const gates: Array<() => void> = [];
+    const hold = () => new Promise<void>((r) => gates.push(r));
+    engine.register({
+      'ml.listModels': () => ({ models: [{ id: 'bb', name: 'night-1', kind: 'pretrain', parentId: null, status: 'ready', createdAt: '2026-01-01T00:00:00Z', validationDice: null }] }),
+      'ml.train': async (p, ctx) => {
+        expect(p).toMatchObject({ mode: 'linear', backbone: 'bb', steps: 200 });
+        ctx.progress('features', 40, 120, 'caching features 40/120');
+        await hold();
+        ctx.progress('train', 1, 200, 'loss 1.0986');
+        await hold();
+        return { modelId: 'm1', name: 'linear-1', training: { steps: 200, stopped: 'steps', bestStep: 180, validationDice: 0.5, seconds: 30, labeledSlices: 1 } };
+      },
+    });
+    await useModelsStore().refresh();
+    const w = mount(FewShotPanel, { global: { plugins: [pinia] }, attachTo: document.body });
+    await settle();
+    const volumeId = Object.keys(studies.volumes)[0]!;
+    await engine.call('library.saveAnnotation', { volumeId, slices: [{ k: 1, data: bytesToBase64(Uint8Array.from([0, 1, 1, 0, 0, 2, 2, 0, 0, 3, 3, 0])) }], annotatedSlices: [1] });
+    await settle(10);
+    await w.get('[data-testid="mode-linear"]').setValue(true);
+    await w.get('[data-testid="fewshot-train"]').trigger('click');
+    await settle();
+    const line = () => w.get('[data-testid="fewshot-train-progress"]');
+    // Slices, not steps: "step 40 of 120" would be wrong on both counts.
+    expect(line().text()).toBe('Caching features 40/120');
+    expect(line().get('progress').attributes('value')).toBe(String(40 / 120));
+    gates.shift()!();
+    await settle();
+    expect(line().text()).toBe('step 1 of 200 · loss 1.0986');
+    expect(line().get('progress').attributes('value')).toBe(String(1 / 200));
+    gates.shift()!();
+    await settle();
+    await flushPromises();
+    expect(w.find('[data-testid="fewshot-train-progress"]').exists()).toBe(false);
+    expect(w.get('[data-testid="fewshot-trained"]').text()).toBe('linear-1: 200 steps on 1 annotated slices in 30 s, validation Dice 0.500.');
     studies.stop();
     w.unmount();
   });
