@@ -211,8 +211,16 @@ export function loadBaselineResult(workDir: string, evalOn: 'test' | 'dev'): Exp
  */
 function budgetKey(budget: Budget, linear: boolean): object {
   const { linearSteps, ...rest } = budget;
-  return linear ? { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps } } : rest;
+  // `cache`: how many augmented copies the probe's feature cache holds is decided by the pixels it keeps (since
+  // 26 Nov; before, by whole slices: fewer copies for the same data), so runs of the earlier rule are retrained.
+  return linear ? { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps, cache: 'kept-pixels' } } : rest;
 }
+
+/**
+ * What a run depends on, for its cache key and folder: the scratch baseline and Mean Teacher built on it no
+ * pretraining, the linear probe not the downstream length, every other method the whole recipe.
+ */
+export type RunKind = 'scratch' | 'scratch-mean-teacher' | 'linear' | 'other';
 
 /**
  * The run-cache key of a method's runs: budget (as budgetKey), split, pretraining, and any recipe levers. The
@@ -225,10 +233,15 @@ export function runCacheKey(
   pretraining: Array<[string, number, string]>,
   levers: Levers = {},
   evalOn: 'test' | 'dev' = 'test',
-  method: 'linear' | 'scratch' | 'other' = 'other',
+  method: RunKind = 'other',
 ): string {
   const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
   if (method === 'scratch') return hash({ budget: budgetKey(budget, false), split, levers: scratchLevers(levers), evalOn, scratch: true });
+  // Mean Teacher on the supervised network uses no pretraining either; its unlabeled pool follows `frames`.
+  if (method === 'scratch-mean-teacher') {
+    const pool = levers.frames !== undefined ? { frames: levers.frames } : {};
+    return hash({ budget: budgetKey(budget, false), split, levers: recipeLevers({ ...scratchLevers(levers), ...pool }), evalOn, scratch: true, meanTeacher: 'supervised' });
+  }
   const recipe = method === 'linear' ? linearLevers(levers) : recipeLevers(levers);
   const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
@@ -267,25 +280,26 @@ function summarise(patients: RunResult['patients']): Record<string, number> {
  */
 class RunCache {
   constructor(
-    private readonly dirOf: (method: MethodId) => string,
-    private readonly keyOf: (method: MethodId) => string,
+    private readonly dirOf: (method: MethodId, base?: MethodId) => string,
+    private readonly keyOf: (method: MethodId, base?: MethodId) => string,
   ) {}
-  private file(regime: string, seed: number, method: MethodId) {
-    return join(this.dirOf(method), `${regime}-${seed}-${method}.json`);
+  private file(regime: string, seed: number, method: MethodId, base?: MethodId) {
+    return join(this.dirOf(method, base), `${regime}-${seed}-${method}.json`);
   }
-  get(regime: string, seed: number, method: MethodId): RunResult | null {
-    const f = this.file(regime, seed, method);
+  /** The finished run of this method (on this base), or null when there is none under the current key. */
+  get(regime: string, seed: number, method: MethodId, base?: MethodId): RunResult | null {
+    const f = this.file(regime, seed, method, base);
     if (!existsSync(f)) return null;
     try {
       const saved = JSON.parse(readFileSync(f, 'utf8')) as { key: string; result: RunResult };
-      return saved.key === this.keyOf(method) ? saved.result : null;
+      return saved.key === this.keyOf(method, base) && saved.result.base === base ? saved.result : null;
     } catch {
       return null; // a torn or foreign file: train the run again
     }
   }
   put(r: RunResult): void {
-    mkdirSync(this.dirOf(r.method), { recursive: true });
-    writeFileAtomic(this.file(r.regime, r.seed, r.method), Buffer.from(JSON.stringify({ key: this.keyOf(r.method), result: r }), 'utf8'));
+    mkdirSync(this.dirOf(r.method, r.base), { recursive: true });
+    writeFileAtomic(this.file(r.regime, r.seed, r.method, r.base), Buffer.from(JSON.stringify({ key: this.keyOf(r.method, r.base), result: r }), 'utf8'));
   }
 }
 
@@ -377,13 +391,14 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const runs: RunResult[] = [];
   let reusedRuns = 0;
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
-  const kindOf = (method: MethodId) => (method === 'supervised' ? 'scratch' : method.endsWith('-linear') ? 'linear' : 'other');
+  const kindOf = (method: MethodId, base?: MethodId): RunKind =>
+    method === 'supervised' ? 'scratch' : method === 'mean-teacher' && base === 'supervised' ? 'scratch-mean-teacher' : method.endsWith('-linear') ? 'linear' : 'other';
   const scratchRunsDir = join(resultDir(opts.workDir, scratchLevers(levers), evalOn), 'runs');
   const linearRunsDir = join(resultDir(opts.workDir, linearLevers(levers), evalOn), 'runs');
-  const runsDirOf = { scratch: scratchRunsDir, linear: linearRunsDir, other: runsDir } as const;
+  const runsDirOf: Record<RunKind, string> = { scratch: scratchRunsDir, 'scratch-mean-teacher': scratchRunsDir, linear: linearRunsDir, other: runsDir };
   const cache = new RunCache(
-    (method) => runsDirOf[kindOf(method)],
-    (method) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, kindOf(method)),
+    (method, base) => runsDirOf[kindOf(method, base)],
+    (method, base) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, kindOf(method, base)),
   );
   const report = (r: RunResult, cached: boolean) =>
     log(
@@ -392,8 +407,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     );
   const runOne = async (regime: string, seed: number, labeled: LabeledSlice[], id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId) => {
     if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
-    const done = cache.get(regime, seed, id);
-    if (done && done.base === base) {
+    const done = cache.get(regime, seed, id, base);
+    if (done) {
       runs.push(done);
       reusedRuns += 1;
       report(done, true);

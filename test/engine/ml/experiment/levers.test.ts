@@ -86,10 +86,10 @@ describe('run cache key and dev roles', () => {
     const split = loadSplit();
     const pre: Array<[string, number, string]> = [['pix2rep', 150, '/w/pretrain-pix2rep/best.p2r']];
     const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
-    // The formula written out: the budget without the probe's steps, or with them and the probe's kind.
+    // The formula written out: the budget without the probe's steps, or with them, the probe's kind and its cache rule.
     const { linearSteps, ...rest } = budget;
     const plain = hash({ budget: rest, split, pretraining: pre });
-    const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps } }, split, pretraining: pre });
+    const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps, cache: 'kept-pixels' } }, split, pretraining: pre });
     const scratch = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true });
     expect(runCacheKey(budget, split, pre)).toBe(plain);
     expect(runCacheKey(budget, split, pre, {}, 'test', 'linear')).toBe(probe);
@@ -111,6 +111,13 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { downstream: 600 })).not.toBe(plain);
     expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'linear')).toBe(probe);
     expect(runCacheKey(budget, split, pre, { downstream: 600, rotation: 180 }, 'dev', 'linear')).toBe(runCacheKey(budget, split, pre, { rotation: 180 }, 'dev', 'linear'));
+    // Mean Teacher on the supervised network: shared like the baseline, but its unlabeled pool follows `frames`.
+    const mt = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true, meanTeacher: 'supervised' });
+    expect(runCacheKey(budget, split, pre, {}, 'test', 'scratch-mean-teacher')).toBe(mt);
+    expect(runCacheKey(budget, split, [], { temperature: 0.1, finetuneLr: 1e-3, workers: 2 }, 'test', 'scratch-mean-teacher')).toBe(mt);
+    expect(runCacheKey(budget, split, pre, { frames: 'cine' }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
+    expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
+    expect(mt).not.toBe(scratch);
   });
 
   it('stretches the validation schedule with the downstream length, keeping its share of the run', () => {
@@ -234,7 +241,7 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     );
     expect(code).toBe(0);
     const done = events.find((e) => e.event === 'done') as {
-      runs: Array<{ method: string; mean: Record<string, number> }>;
+      runs: Array<{ method: string; base?: string; mean: Record<string, number> }>;
       evaluation: { on: string; patients: string[]; selection: string[] };
       pretraining: Array<{ method: string; readout: Array<{ step: number; dice: Record<string, number> }> }>;
     };
@@ -253,9 +260,12 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     for (const q of rec.points) for (const k of ['RV', 'MYO', 'LV']) expect(q.dice[k]! >= 0 && q.dice[k]! <= 1).toBe(true);
     expect(existsSync(join(work, 'pretrain-pix2rep'))).toBe(false);
     // The supervised baseline depends only on the downstream levers: its run lives in their folder, where an
-    // experiment on another pretraining lever with the same downstream levers finds it.
-    expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).sort()).toEqual(['1-1-mean-teacher.json', '1-1-pix2rep-finetune.json', '1-1-pix2rep-linear.json']);
-    expect(readdirSync(join(work, 'levers', 'flips-on_rotation-180_eval-dev', 'runs'))).toEqual(['1-1-supervised.json']);
+    // experiment on another pretraining lever with the same downstream levers finds it. So does Mean Teacher
+    // when the dev patients chose the supervised network as its base.
+    const mtOnSupervised = done.runs.find((r) => r.method === 'mean-teacher')!.base === 'supervised';
+    const mt = ['1-1-mean-teacher.json'];
+    expect(readdirSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'runs')).sort()).toEqual([...(mtOnSupervised ? [] : mt), '1-1-pix2rep-finetune.json', '1-1-pix2rep-linear.json']);
+    expect(readdirSync(join(work, 'levers', 'flips-on_rotation-180_eval-dev', 'runs')).sort()).toEqual([...(mtOnSupervised ? mt : []), '1-1-supervised.json']);
     expect(existsSync(join(work, 'levers', 'flips-on_method-v1_rotation-180_temperature-0.2_eval-dev', 'result.json'))).toBe(true);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('the budget section');
@@ -274,6 +284,9 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     const logs = again.lines.filter((e) => e.event === 'log').map((e) => String(e.text));
     expect(logs.filter((t) => /^regime 1 seed 1 supervised: .*from an earlier run\)$/.test(t))).toHaveLength(1);
     expect(logs.filter((t) => /^regime 1 seed 1 pix2rep-finetune: /.test(t) && !t.endsWith('from an earlier run)'))).toHaveLength(1);
+    const mtAgain = logs.find((t) => /^regime 1 seed 1 mean-teacher /.test(t))!;
+    if (mtOnSupervised && mtAgain.includes('(on supervised)')) expect(mtAgain).toMatch(/from an earlier run\)$/);
+    else expect(mtAgain).not.toMatch(/from an earlier run\)$/);
     // A whole smoke experiment run twice: about 30 s on a quiet machine, over 120 s with a pretraining beside it.
   }, 300_000);
 });
