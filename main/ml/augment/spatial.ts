@@ -1,6 +1,6 @@
 import type { SpatialAugmentConfig } from '../config.js';
 import type { Rng } from './rng.js';
-import { bilinearTaps, insideImage } from '../bilinear.js';
+import { EDGE, insideImage } from '../bilinear.js';
 
 /**
  * The spatial family T_s as a sampling grid: for every output pixel p of view B, `grid` holds the source
@@ -112,16 +112,49 @@ export function gridValidity(grid: Float32Array, height: number, width: number):
 
 /**
  * Bilinear resampling of a single-channel image (row-major height × width) by a grid with zero outside.
- * Same taps as the differentiable warp in ../warp.ts.
+ * Same taps as the differentiable warp in ../warp.ts: this is `bilinearTaps` fused with the weighted sum, to
+ * the bit (each weight rounded to float32 as bilinearTaps stores it, the four products summed from 0 in tap
+ * order in double), without its per-point arrays, which made the sampling most of an augmentation's cost.
  */
 export function sampleImage(img: Float32Array, height: number, width: number, grid: Float32Array): Float32Array {
-  const { index, weight } = bilinearTaps(grid, height, width);
   const n = grid.length / 2;
   const out = new Float32Array(n);
+  // A tap outside the image has index 0 and weight 0 in bilinearTaps, so it adds 0 · img[0]: ±0 (no change),
+  // or NaN when img[0] is not finite.
+  const outside = 0 * img[0]!;
+  const fround = Math.fround;
   for (let i = 0; i < n; i++) {
+    let sx = grid[2 * i]!;
+    let sy = grid[2 * i + 1]!;
+    if (sx < 0 && sx > -EDGE) sx = 0;
+    if (sy < 0 && sy > -EDGE) sy = 0;
+    if (sx > width - 1 && sx < width - 1 + EDGE) sx = width - 1;
+    if (sy > height - 1 && sy < height - 1 + EDGE) sy = height - 1;
+    const x0 = Math.floor(sx);
+    const y0 = Math.floor(sy);
+    const ax = sx - x0;
+    const ay = sy - y0;
+    const w00 = (1 - ax) * (1 - ay);
+    const w10 = ax * (1 - ay);
+    const w01 = (1 - ax) * ay;
+    const w11 = ax * ay;
+    if (x0 >= 0 && x0 < width - 1 && y0 >= 0 && y0 < height - 1) {
+      // All four taps inside (and the weights finite, since sx and sy are).
+      const k = y0 * width + x0;
+      // `0 +` first, as the reference sum starts from 0: it turns an all −0 sum into +0.
+      out[i] = 0 + fround(w00) * img[k]! + fround(w10) * img[k + 1]! + fround(w01) * img[k + width]! + fround(w11) * img[k + width + 1]!;
+      continue;
+    }
     let v = 0;
-    for (let k = 4 * i; k < 4 * i + 4; k++) v += weight[k]! * img[index[k]!]!;
+    v += tap(x0, y0, w00);
+    v += tap(x0 + 1, y0, w10);
+    v += tap(x0, y0 + 1, w01);
+    v += tap(x0 + 1, y0 + 1, w11);
     out[i] = v;
   }
   return out;
+
+  function tap(x: number, y: number, w: number): number {
+    return x >= 0 && x < width && y >= 0 && y < height && Number.isFinite(w) ? fround(w) * img[y * width + x]! : outside;
+  }
 }
