@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_AUGMENT, type AugmentConfig } from '../../../main/ml/config.js';
 import { makeViews, Rng } from '../../../main/ml/augment/index.js';
-import { applyIntensity, drawIntensity, gaussianBlur } from '../../../main/ml/augment/intensity.js';
+import { applyIntensity, biasTerms, drawIntensity, gammaF32, gaussianBlur } from '../../../main/ml/augment/intensity.js';
 import { drawSpatial, gridValidity, sampleImage, spatialGrid } from '../../../main/ml/augment/spatial.js';
 import { augmentLabel, augmentPair, consistencyViews } from '../../../main/ml/fewshot/augment.js';
 import { DEFAULT_DOWNSTREAM_AUGMENT, type DownstreamAugmentConfig } from '../../../main/ml/fewshot/config.js';
+import { bilinearTaps } from '../../../main/ml/bilinear.js';
 
 /**
  * Augmentation outputs pinned to the bit: cached experiment results and seeded runs depend on the exact float32
@@ -152,5 +153,128 @@ describe('augmentation outputs are pinned to the bit', () => {
     }
     for (let k = 0; k < 4; k++) parts.push(applyIntensity(image, N, N, drawIntensity(r, ALL_INTENSITY)));
     pin('building blocks', sha(...parts));
+  });
+});
+
+/** The direct forms the fast ones replaced (as they were before the optimisation), for value-by-value checks. */
+const direct = {
+  sample(img: Float32Array, height: number, width: number, grid: Float32Array): Float32Array {
+    const { index, weight } = bilinearTaps(grid, height, width);
+    const out = new Float32Array(grid.length / 2);
+    for (let i = 0; i < out.length; i++) {
+      let v = 0;
+      for (let k = 4 * i; k < 4 * i + 4; k++) v += weight[k]! * img[index[k]!]!;
+      out[i] = v;
+    }
+    return out;
+  },
+  blur(img: Float32Array, height: number, width: number, sigma: number): Float32Array {
+    const r = Math.max(1, Math.ceil(3 * sigma));
+    const k = new Float64Array(2 * r + 1);
+    let sum = 0;
+    for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+    for (let i = 0; i < k.length; i++) k[i]! /= sum;
+    const tmp = new Float32Array(img.length);
+    const out = new Float32Array(img.length);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let v = 0;
+        for (let i = -r; i <= r; i++) v += k[i + r]! * img[y * width + Math.min(width - 1, Math.max(0, x + i))]!;
+        tmp[y * width + x] = v;
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let v = 0;
+        for (let i = -r; i <= r; i++) v += k[i + r]! * tmp[Math.min(height - 1, Math.max(0, y + i)) * width + x]!;
+        out[y * width + x] = v;
+      }
+    }
+    return out;
+  },
+  bias(img: Float32Array, height: number, width: number, order: number, coefficients: number[]): Float32Array {
+    const out = img.slice();
+    const terms = biasTerms(order);
+    for (let y = 0; y < height; y++) {
+      const ny = height > 1 ? (2 * y) / (height - 1) - 1 : 0;
+      for (let x = 0; x < width; x++) {
+        const nx = width > 1 ? (2 * x) / (width - 1) - 1 : 0;
+        let p = 0;
+        for (let t = 0; t < terms.length; t++) p += coefficients[t]! * nx ** terms[t]![0] * ny ** terms[t]![1];
+        out[y * width + x]! *= Math.exp(p);
+      }
+    }
+    return out;
+  },
+};
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+describe('the fast forms equal the direct forms, value by value', () => {
+  const r = new Rng(2024);
+  const SIZES: [number, number][] = [[1, 1], [1, 6], [5, 1], [2, 2], [3, 7], [6, 5], [9, 16], [31, 20]];
+  const randomImage = (n: number) => Float32Array.from({ length: n }, () => r.uniform(-0.1, 1.2));
+
+  it('bilinear sampling: inside, on and near the border, outside, non-finite positions and image values', () => {
+    for (const [h, w] of SIZES) {
+      const img = randomImage(h * w);
+      const pts: number[] = [];
+      const near = (n: number) => [0, -5e-5, -2e-4, -0.5, n - 1, n - 1 + 5e-5, n - 1 + 2e-4, n - 0.5, n, n + 3];
+      for (const x of near(w)) for (const y of near(h)) pts.push(x, y);
+      for (let k = 0; k < 400; k++) pts.push(r.uniform(-2, w + 1), r.uniform(-2, h + 1));
+      pts.push(NaN, 0, 0, NaN, Infinity, 0, -Infinity, 1, 1e30, -1e30);
+      const grid = Float32Array.from(pts);
+      expect(sameBits(sampleImage(img, h, w, grid), direct.sample(img, h, w, grid)), `${h}×${w}`).toBe(true);
+      // Products that are all −0 (−0 values, and zero weights on negative values): the sum must still be +0.
+      for (const [what, f] of [['−0', () => -0], ['−0 or negative', () => (r.next() < 0.5 ? -0 : -r.next())]] as const) {
+        const negative = img.map(f);
+        expect(sameBits(sampleImage(negative, h, w, grid), direct.sample(negative, h, w, grid)), `${h}×${w}, ${what}`).toBe(true);
+      }
+      for (const bad of [NaN, Infinity]) {
+        const withBad = img.slice();
+        withBad[0] = bad;
+        expect(sameBits(sampleImage(withBad, h, w, grid), direct.sample(withBad, h, w, grid)), `${h}×${w}, img[0] = ${bad}`).toBe(true);
+      }
+    }
+    expect(sameBits(sampleImage(new Float32Array(4), 2, 2, Float32Array.of(0, 0.5, 1, 0)), Float32Array.of(0, 0))).toBe(true);
+  });
+
+  it('Gaussian blur: images narrower and shorter than the kernel, and wide ones', () => {
+    for (const [h, w] of SIZES) {
+      const img = randomImage(h * w);
+      for (const sigma of [0.06, 0.4, 1, 1.7, 3]) {
+        expect(sameBits(gaussianBlur(img, h, w, sigma), direct.blur(img, h, w, sigma)), `${h}×${w}, σ ${sigma}`).toBe(true);
+      }
+    }
+  });
+
+  it('bias field: every order up to 4, any size', () => {
+    for (const [h, w] of [...SIZES, [128, 128] as [number, number]]) {
+      const img = randomImage(h * w);
+      for (let order = 0; order <= 4; order++) {
+        const c = biasTerms(order).map(() => r.uniform(-0.9, 0.9));
+        const got = applyIntensity(img, h, w, { invert: false, bias: { order, coefficients: c } });
+        expect(sameBits(got, direct.bias(img, h, w, order, c)), `${h}×${w}, order ${order}`).toBe(true);
+      }
+    }
+  });
+
+  it('gamma: fround(v ** g) for float32 v over the drawn range of g and beyond, and at the edges', () => {
+    const gs = [0, 1, 2, 0.5, Math.exp(-0.3), Math.exp(0.3), 1e-9, 2.999, 3, -1, -2.5, 7, NaN, Infinity];
+    for (let k = 0; k < 40; k++) gs.push(Math.exp(r.uniform(-0.5, 0.5)));
+    const vs = [1, 2, 0.5, 1e-30, 1.0000001e-30, 1e-38, 1e-45, 3.4e38, 1e30, 0.9999999, 1.0000001, Infinity, NaN];
+    for (let k = 0; k < 5000; k++) vs.push(Math.fround(r.next() * 1.3), Math.fround(10 ** r.uniform(-40, 38)));
+    let mismatches = 0;
+    for (const g of gs) {
+      for (const v0 of vs) {
+        const v = Math.fround(v0);
+        const got = gammaF32(v, g);
+        const want = Math.fround(v ** g);
+        if (!Object.is(got, want)) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
   });
 });
