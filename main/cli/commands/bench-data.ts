@@ -11,10 +11,13 @@ function testData(): string {
 
 /**
  * The benchmarks that are not about the U-Net: import speed (the 100 ACDC volumes with their label maps, and
- * the 150-file GE MR series), the library's latency while a pretraining job runs, and the embedding inspector.
- * Each prints one JSON object with --json, else a short summary.
+ * the 150-file GE MR series), the library's latency while a pretraining job runs, the embedding inspector, and
+ * the augmentation of a training slice. Each prints one JSON object with --json, else a short summary.
  */
-export async function runDataBench(kind: 'import' | 'library' | 'embed', opts: { json: boolean; runs: number; samples: number }): Promise<number> {
+export async function runDataBench(
+  kind: 'import' | 'library' | 'embed' | 'augment',
+  opts: { json: boolean; runs: number; samples: number; size?: number },
+): Promise<number> {
   const log = (s: string) => {
     if (!opts.json) process.stderr.write(s + '\n');
   };
@@ -30,6 +33,11 @@ export async function runDataBench(kind: 'import' | 'library' | 'embed', opts: {
   } else if (kind === 'library') {
     const { benchLibraryLatency } = await import('../../jobs/bench.js');
     report = { bench: 'library', ...(await benchLibraryLatency({ samples: opts.samples })) };
+  } else if (kind === 'augment') {
+    const { benchAugment } = await import('../../ml/bench/augment.js');
+    const r = benchAugment({ size: opts.size, runs: opts.runs, onRun: (name, run, ms) => log(`${name} run ${run + 1}: ${ms.toFixed(2)} ms per slice`) });
+    for (const c of r.cases) log(`${c.name}: ${c.ms_per_slice} ms per slice (CPU ${c.cpu_ms_per_slice} ms), median of ${r.runs} runs of ${r.slices_per_run}`);
+    report = { bench: 'augment', ...r };
   } else {
     const { runEmbedBench } = await import('../../embed/bench.js');
     report = { bench: 'embed', ...(await runEmbedBench(log)) };

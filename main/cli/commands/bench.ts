@@ -34,12 +34,16 @@ const USAGE = [
   '                                             (files/s; real data from PIX2REP_TEST_DATA, default ../shared/data)',
   'pix2rep bench library [--samples N] [--json] library.listStudies latency while a pretraining job trains',
   'pix2rep bench embed [--json]                 embedding of a slice, similarity against 10 slices, projections',
+  'pix2rep bench augment [--runs N] [--size PX] [--json]',
+  '                                             augmentation of one slice (default 128×128): a downstream image+label',
+  '                                             pair, the Mean Teacher views, the pretraining views (median ms per',
+  '                                             slice over N runs of 50, default 7; wall and CPU time)',
 ].join('\n');
 
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings.',
+  summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings, augmentation.',
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(
@@ -61,11 +65,16 @@ export const benchCommand: Command = {
       true,
     );
     const kind = positionals[0];
-    if (positionals.length === 1 && (kind === 'import' || kind === 'library' || kind === 'embed')) {
+    if (positionals.length === 1 && (kind === 'import' || kind === 'library' || kind === 'embed' || kind === 'augment')) {
       const { runDataBench } = await import('./bench-data.js');
-      return runDataBench(kind, { json: values.json, runs: positiveInt('runs', values.runs) ?? 1, samples: positiveInt('samples', values.samples) ?? 100 });
+      return runDataBench(kind, {
+        json: values.json,
+        runs: positiveInt('runs', values.runs) ?? (kind === 'augment' ? 7 : 1),
+        samples: positiveInt('samples', values.samples) ?? 100,
+        size: positiveInt('size', values.size) ?? 128,
+      });
     }
-    if (positionals.length !== 1 || (kind !== 'train-step' && kind !== 'infer')) throw new UsageError(`expected train-step, infer, import, library or embed, got "${positionals.join(' ')}"`);
+    if (positionals.length !== 1 || (kind !== 'train-step' && kind !== 'infer')) throw new UsageError(`expected train-step, infer, import, library, embed or augment, got "${positionals.join(' ')}"`);
     const preset = values.preset as PresetName;
     if (preset !== 'compact' && preset !== 'paper') throw new UsageError(`--preset must be compact or paper, got "${values.preset}"`);
     const batch = positiveInt('batch', values.batch) ?? 8;

@@ -36,7 +36,7 @@ describe('pix2rep bench infer', () => {
 
   it('rejects an unknown runtime and a sub-command it does not know', async () => {
     await expect(benchCommand.run(['infer', '--runtime', 'cuda', '--size', '16'])).rejects.toThrow(/--runtime must be/);
-    await expect(benchCommand.run(['predict'])).rejects.toThrow(/expected train-step, infer, import, library or embed, got "predict"/);
+    await expect(benchCommand.run(['predict'])).rejects.toThrow(/expected train-step, infer, import, library, embed or augment, got "predict"/);
   });
 });
 
