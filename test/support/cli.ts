@@ -49,23 +49,25 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 60_000)
   });
 }
 
-/**
- * Run a command in this process (`someCommand.run(argv)`) and parse what it wrote to stdout as JSON lines, one
- * object a line; stdout is captured only while it runs.
- */
-export async function jsonLinesOf<T = Record<string, unknown>>(run: () => Promise<number>): Promise<{ code: number; lines: T[] }> {
+/** Run a command in this process (`someCommand.run(argv)`) and return what it wrote to stdout while it ran. */
+export async function stdoutOf(run: () => Promise<number>): Promise<{ code: number; out: string }> {
   const chunks: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
     chunks.push(String(chunk));
     return true;
   }) as typeof process.stdout.write;
-  let code: number;
   try {
-    code = await run();
+    const code = await run();
+    return { code, out: chunks.join('') };
   } finally {
     process.stdout.write = write;
   }
-  const text = chunks.join('').trim();
+}
+
+/** As stdoutOf, with stdout parsed as JSON lines, one object a line. */
+export async function jsonLinesOf<T = Record<string, unknown>>(run: () => Promise<number>): Promise<{ code: number; lines: T[] }> {
+  const { code, out } = await stdoutOf(run);
+  const text = out.trim();
   return { code, lines: text ? text.split('\n').map((l) => JSON.parse(l) as T) : [] };
 }

@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { benchCommand } from '../../../../main/cli/commands/bench.js';
+import { stdoutOf } from '../../../support/cli.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string) => {
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await benchCommand.run(argv), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => stdoutOf(() => benchCommand.run(argv));
 
 describe('pix2rep bench augment', () => {
   it('reports wall and CPU ms per slice for each case (no timing asserted, only the shape of the report)', async () => {
