@@ -6,6 +6,13 @@
 /** Sources within this distance of the border (float error of a rotation) are snapped onto it. */
 export const EDGE = 1e-4;
 
+/** A coordinate within EDGE outside [0, size − 1] snapped onto the border (float error of a warp, not a miss). */
+export function snapToEdge(v: number, size: number): number {
+  if (v < 0 && v > -EDGE) return 0;
+  if (v > size - 1 && v < size - 1 + EDGE) return size - 1;
+  return v;
+}
+
 export interface Taps {
   /** 4 indices per point into a row-major height × width plane (clamped in range; weight 0 when outside). */
   index: Int32Array;
@@ -19,12 +26,8 @@ export function bilinearTaps(points: Float32Array | number[], height: number, wi
   const index = new Int32Array(4 * n);
   const weight = new Float32Array(4 * n);
   for (let i = 0; i < n; i++) {
-    let sx = points[2 * i]!;
-    let sy = points[2 * i + 1]!;
-    if (sx < 0 && sx > -EDGE) sx = 0;
-    if (sy < 0 && sy > -EDGE) sy = 0;
-    if (sx > width - 1 && sx < width - 1 + EDGE) sx = width - 1;
-    if (sy > height - 1 && sy < height - 1 + EDGE) sy = height - 1;
+    const sx = snapToEdge(points[2 * i]!, width);
+    const sy = snapToEdge(points[2 * i + 1]!, height);
     const x0 = Math.floor(sx);
     const y0 = Math.floor(sy);
     const ax = sx - x0;

@@ -1,6 +1,6 @@
 import type { SpatialAugmentConfig } from '../config.js';
 import type { Rng } from './rng.js';
-import { EDGE, insideImage } from '../bilinear.js';
+import { insideImage, snapToEdge } from '../bilinear.js';
 
 /**
  * The spatial family T_s as a sampling grid: for every output pixel p of view B, `grid` holds the source
@@ -124,12 +124,8 @@ export function sampleImage(img: Float32Array, height: number, width: number, gr
   const outside = 0 * img[0]!;
   const fround = Math.fround;
   for (let i = 0; i < n; i++) {
-    let sx = grid[2 * i]!;
-    let sy = grid[2 * i + 1]!;
-    if (sx < 0 && sx > -EDGE) sx = 0;
-    if (sy < 0 && sy > -EDGE) sy = 0;
-    if (sx > width - 1 && sx < width - 1 + EDGE) sx = width - 1;
-    if (sy > height - 1 && sy < height - 1 + EDGE) sy = height - 1;
+    const sx = snapToEdge(grid[2 * i]!, width);
+    const sy = snapToEdge(grid[2 * i + 1]!, height);
     const x0 = Math.floor(sx);
     const y0 = Math.floor(sy);
     const ax = sx - x0;
