@@ -204,15 +204,6 @@ function conv(net: Net, x: tf.Tensor4D, name: string, opt: ForwardOptions, u: Pi
 
 /** f: [B, H, W, inChannels] → [B, H, W, D]. H and W must be divisible by 2^(levels−1). */
 export function unetForward(net: Net, x: tf.Tensor4D, opt: ForwardOptions): tf.Tensor4D {
-  return unetForwardLevels(net, x, opt).embedding;
-}
-
-/**
- * The forward pass keeping what each decoder level computed: `levels` holds the bottleneck and then every
- * decoder level's output, coarse to fine (the last is what the 1×1 output conv reads). A probe on several
- * levels reads them; training never does.
- */
-export function unetForwardLevels(net: Net, x: tf.Tensor4D, opt: ForwardOptions): { embedding: tf.Tensor4D; levels: tf.Tensor4D[] } {
   const u = net.config.unet;
   const div = 2 ** (u.levels - 1);
   if (x.shape[1] % div !== 0 || x.shape[2] % div !== 0) {
@@ -227,7 +218,6 @@ export function unetForwardLevels(net: Net, x: tf.Tensor4D, opt: ForwardOptions)
     h = conv(net, h, `enc${l}.c2`, opt, u);
     skips.push(h);
   }
-  const levels: tf.Tensor4D[] = [h];
   for (let l = u.levels - 2; l >= 0; l--) {
     const w = need(net.params, `dec${l}.up.w`) as unknown as tf.Tensor4D;
     const [b, hh, ww] = h.shape;
@@ -235,10 +225,9 @@ export function unetForwardLevels(net: Net, x: tf.Tensor4D, opt: ForwardOptions)
     h = tf.concat([skips[l]!, up], 3);
     h = conv(net, h, `dec${l}.c1`, opt, u);
     h = conv(net, h, `dec${l}.c2`, opt, u);
-    levels.push(h);
   }
   const wOut = need(net.params, 'out.w') as unknown as tf.Tensor4D;
-  return { embedding: tf.add(tf.conv2d(h, wOut, 1, 'same'), need(net.params, 'out.b')) as tf.Tensor4D, levels };
+  return tf.add(tf.conv2d(h, wOut, 1, 'same'), need(net.params, 'out.b')) as tf.Tensor4D;
 }
 
 /**
