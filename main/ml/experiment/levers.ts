@@ -98,7 +98,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   } },
   frames: { help: 'edes or cine: pretraining on every frame of the 4D cine where the data has one', parse: (v) => oneOf('frames', v, ['edes', 'cine'] as const) },
   steps: { help: 'pretraining steps per method', parse: (v) => posInt('steps', v) },
-  downstream: { help: 'downstream training steps of every method but the linear probe (validation every the same share of the run)', parse: (v) => posInt('downstream', v) },
+  downstream: { help: 'downstream training steps of every method but the linear probe (validation interval scaled with it)', parse: (v) => posInt('downstream', v) },
   rotation: { help: 'downstream rotation range ±deg (0–180), every method', parse: (v) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 180) throw new Error(`rotation must be a number of degrees in [0, 180], got "${v}"`);
