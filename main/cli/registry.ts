@@ -26,5 +26,5 @@ export const commands: CommandEntry[] = [
   { name: 'predict', summary: 'Segment NIfTI files or library volumes with a trained model; writes <name>_pred.nii.gz in the input geometry.', load: async () => (await import('./commands/predict.js')).predictCommand },
   { name: 'models', summary: 'List, export and import the models of the workspace (backbones and segmentation models).', load: async () => (await import('./commands/models.js')).modelsCommand },
   { name: 'experiment', summary: "Run the paper's ACDC protocol (pretraining, few-shot methods, test Dice) and write the table.", load: async () => (await import('./commands/experiment.js')).experimentCommand },
-  { name: 'bench', summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings.', load: async () => (await import('./commands/bench.js')).benchCommand },
+  { name: 'bench', summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings, augmentation.', load: async () => (await import('./commands/bench.js')).benchCommand },
 ];
