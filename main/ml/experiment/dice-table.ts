@@ -11,17 +11,25 @@ export function meanSd(xs: number[]): string {
   return `${m.toFixed(3)} ± ${sd.toFixed(3)}`;
 }
 
+/** The runs of each regime and method that has any, in report order (regimes, then baseline-only regimes; METHOD_ORDER). */
+export function runGroups(r: ExperimentResult): Array<{ regime: string; method: MethodId; runs: RunResult[] }> {
+  const out: Array<{ regime: string; method: MethodId; runs: RunResult[] }> = [];
+  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
+    for (const method of METHOD_ORDER) {
+      const runs = r.runs.filter((x) => x.regime === regime && x.method === method);
+      if (runs.length) out.push({ regime, method, runs });
+    }
+  }
+  return out;
+}
+
 /** The Dice table of an experiment (header and one row per regime and method), shared by the budget and lever sections. */
 export function diceTableLines(r: ExperimentResult): string[] {
   const lines = ['| Labeled patients | Method | RV | MYO | LV | Mean | Kept step (per seed) |', '|---|---|---|---|---|---|---|'];
-  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
-    for (const m of METHOD_ORDER) {
-      const runs = r.runs.filter((x) => x.regime === regime && x.method === m);
-      if (runs.length === 0) continue;
-      const name = m === 'mean-teacher' ? `mean-teacher (on ${runs[0]!.base})` : m;
-      const cells = [...STRUCTURES.map((s) => meanSd(runs.map((x) => x.mean[s.name]!))), meanSd(runs.map((x) => x.mean.mean!))];
-      lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
-    }
+  for (const { regime, method: m, runs } of runGroups(r)) {
+    const name = m === 'mean-teacher' ? `mean-teacher (on ${runs[0]!.base})` : m;
+    const cells = [...STRUCTURES.map((s) => meanSd(runs.map((x) => x.mean[s.name]!))), meanSd(runs.map((x) => x.mean.mean!))];
+    lines.push(`| ${regime} | ${name} | ${cells.join(' | ')} | ${runs.map((x) => `${x.bestStep}/${x.steps}`).join(', ')} |`);
   }
   return lines;
 }

@@ -1,6 +1,6 @@
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference } from './paired.js';
-import { diceTableLines, METHOD_ORDER, patientScores, signed, wallTimeText } from './dice-table.js';
+import { diceTableLines, patientScores, runGroups, signed, wallTimeText } from './dice-table.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
 
 /**
@@ -48,16 +48,14 @@ export function downstreamCurveMarkdown(r: ExperimentResult): string {
     '|---|---|---|',
   ];
   let rows = 0;
-  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
-    for (const m of METHOD_ORDER) {
-      const curves = r.runs.filter((x) => x.regime === regime && x.method === m && x.curve?.length).map((x) => x.curve!);
-      if (curves.length === 0) continue;
-      const byStep = new Map<number, number[]>();
-      for (const c of curves) for (const p of c) byStep.set(p.step, [...(byStep.get(p.step) ?? []), p.dice]);
-      const points = [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, ds]) => `${step}: ${(ds.reduce((a, b) => a + b, 0) / ds.length).toFixed(3)}${ds.length < curves.length ? ` (${ds.length} of ${curves.length} seeds)` : ''}`);
-      lines.push(`| ${regime} | ${m} | ${points.join(' · ')} |`);
-      rows += 1;
-    }
+  for (const { regime, method: m, runs } of runGroups(r)) {
+    const curves = runs.filter((x) => x.curve?.length).map((x) => x.curve!);
+    if (curves.length === 0) continue;
+    const byStep = new Map<number, number[]>();
+    for (const c of curves) for (const p of c) byStep.set(p.step, [...(byStep.get(p.step) ?? []), p.dice]);
+    const points = [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, ds]) => `${step}: ${(ds.reduce((a, b) => a + b, 0) / ds.length).toFixed(3)}${ds.length < curves.length ? ` (${ds.length} of ${curves.length} seeds)` : ''}`);
+    lines.push(`| ${regime} | ${m} | ${points.join(' · ')} |`);
+    rows += 1;
   }
   return rows ? lines.join('\n') + '\n' : '';
 }
@@ -80,16 +78,13 @@ export function leverEffectMarkdown(r: ExperimentResult, baseline: ExperimentRes
     '|---|---|---|---|---|',
   ];
   let rows = 0;
-  for (const regime of [...r.budget.regimes, ...r.budget.baselineRegimes]) {
-    for (const m of METHOD_ORDER) {
-      const a = r.runs.filter((x) => x.regime === regime && x.method === m);
-      const b = baseline.runs.filter((x) => x.regime === regime && x.method === m);
-      if (a.length === 0 || b.length === 0) continue;
-      const d = pairedDifference(patientScores(a), patientScores(b));
-      if (d.n === 0) continue;
-      lines.push(`| ${regime} | ${m} | ${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n} |`);
-      rows += 1;
-    }
+  for (const { regime, method: m, runs: a } of runGroups(r)) {
+    const b = baseline.runs.filter((x) => x.regime === regime && x.method === m);
+    if (b.length === 0) continue;
+    const d = pairedDifference(patientScores(a), patientScores(b));
+    if (d.n === 0) continue;
+    lines.push(`| ${regime} | ${m} | ${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n} |`);
+    rows += 1;
   }
   return rows ? lines.join('\n') + '\n' : '\nThe baseline scored no patient in common with this run: no paired comparison.\n';
 }
