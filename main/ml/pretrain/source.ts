@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { readNifti, readNiftiHeader } from '../../io/nifti.js';
 import { normalizeIntensity, planSlice, sliceOf, toNetwork } from '../../io/resample.js';
 import type { Volume } from '../../io/volume.js';
@@ -101,6 +101,25 @@ export async function findNiftiImages(dir: string): Promise<string[]> {
 }
 
 /**
+ * Volume ids that do not depend on where the data sits: the file's parent folder and name
+ * (`patient001/patient001_4d.nii.gz`), lengthened by more parent folders only where two files would share one.
+ * The validation split hashes slice ids, so a copy of the same library elsewhere (another machine, a CI
+ * checkout, a temporary folder) holds out the same slices.
+ */
+export function locationFreeIds(paths: readonly string[]): string[] {
+  const parts = paths.map((p) => resolve(p).split(sep).filter((x) => x.length > 0));
+  const suffix = (i: number, n: number) => parts[i]!.slice(-n).join('/');
+  const lengths = parts.map((p) => Math.min(2, p.length));
+  for (;;) {
+    const byId = new Map<string, number[]>();
+    lengths.forEach((n, i) => byId.set(suffix(i, n), [...(byId.get(suffix(i, n)) ?? []), i]));
+    const clashing = [...byId.values()].filter((group) => group.length > 1).flat().filter((i) => lengths[i]! < parts[i]!.length);
+    if (clashing.length === 0) return lengths.map((n, i) => suffix(i, n));
+    for (const i of clashing) lengths[i]! += 1;
+  }
+}
+
+/**
  * Slices of NIfTI volumes. Headers are read up front (dims, frames). A volume is read when one of its slices
  * is first needed, and then *all* its slices are preprocessed to network size and kept (a 128² slice is
  * 64 KB; a whole volume of raw voxels is not kept). Cached volumes are evicted least recently used beyond
@@ -111,10 +130,11 @@ export async function niftiSliceSource(paths: string[], cfg: PreprocessConfig, c
   const pre = new VolumePreprocessor(cfg);
   const volumes: VolumeProvenance[] = [];
   const slices: SliceRef[] = [];
-  for (const path of paths) {
+  const ids = locationFreeIds(paths);
+  for (const [i, path] of paths.entries()) {
     const h = await readNiftiHeader(path);
     const st = await stat(path);
-    const id = `${basename(path)}:${hashString(resolve(path)).toString(16)}`;
+    const id = ids[i]!;
     volumes.push({
       id,
       path: resolve(path),

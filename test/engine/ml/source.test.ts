@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNifti } from '../../../main/io/nifti.js';
 import { IDENTITY, type Volume } from '../../../main/io/volume.js';
 import { DEFAULT_PREPROCESS } from '../../../main/ml/config.js';
-import { arraySliceSource, findNiftiImages, niftiSliceSource } from '../../../main/ml/pretrain/source.js';
+import { arraySliceSource, findNiftiImages, locationFreeIds, niftiSliceSource, splitSlices } from '../../../main/ml/pretrain/source.js';
 
 describe('slice sources', () => {
   let dir: string;
@@ -44,6 +44,28 @@ describe('slice sources', () => {
     expect(prov).toMatchObject({ kind: 'nifti', slices: 6 });
     expect(prov.volumes[0]).toMatchObject({ dims: [8, 8, 2], frames: 3, spacing: [1.5, 1.5, 8] });
     await expect(niftiSliceSource([], cfg)).rejects.toThrow(/no NIfTI images/);
+  });
+
+  it('names volumes by their parent folder and file, so a copy of the library elsewhere holds out the same slices', async () => {
+    expect(locationFreeIds(['/data/acdc/patient001/patient001_frame01.nii.gz', '/srv/p/patient002/patient002_frame01.nii.gz'])).toEqual([
+      'patient001/patient001_frame01.nii.gz',
+      'patient002/patient002_frame01.nii.gz',
+    ]);
+    // Two files sharing folder and name get as many more parent folders as it takes to tell them apart.
+    expect(locationFreeIds(['/a/x/p/img.nii.gz', '/b/y/p/img.nii.gz', '/c/q/img.nii.gz'])).toEqual(['x/p/img.nii.gz', 'y/p/img.nii.gz', 'q/img.nii.gz']);
+    const cfg = { ...DEFAULT_PREPROCESS, size: 8 };
+    const here = await niftiSliceSource([join(dir, 'a', 'cine.nii.gz')], cfg);
+    const copy = await mkdtemp(join(tmpdir(), 'p2r-source-copy-'));
+    try {
+      await mkdir(join(copy, 'a'));
+      await cp(join(dir, 'a', 'cine.nii.gz'), join(copy, 'a', 'cine.nii.gz'));
+      const there = await niftiSliceSource([join(copy, 'a', 'cine.nii.gz')], cfg);
+      expect(there.slices.map((s) => s.id)).toEqual(here.slices.map((s) => s.id));
+      expect(here.slices[0]!.id).toBe('a/cine.nii.gz/k0/t0');
+      expect(splitSlices(there.slices, 0.5, 3)).toEqual(splitSlices(here.slices, 0.5, 3));
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
   });
 
   it('in-memory source checks image sizes', () => {
