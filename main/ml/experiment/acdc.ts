@@ -18,7 +18,7 @@ import { dice } from '../metrics/dice.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, scratchLevers, type Levers } from './levers.js';
+import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, scratchLevers, withBudgetFinetuneLr, type Levers } from './levers.js';
 
 /**
  * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
@@ -343,7 +343,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
-  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : ['pix2rep', 'pix2rep-v2'];
+  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
+  const workers = levers.workers ?? budget.pretrainWorkers;
   for (const method of pretrainMethods) {
     const cfg = pretrainConfig('compact', {
       ...leverPretrainOverrides(levers, pretrainSteps),
@@ -361,7 +362,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       steps: pretrainSteps,
       resume: true,
       signal: opts.signal,
-      ...(levers.workers !== undefined ? { workers: levers.workers } : {}),
+      ...(workers !== undefined ? { workers } : {}),
       ...(readout ? { readout, onReadout: (p: ReadoutPoint) => log(`readout ${method} step ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')} (mean ${p.mean.toFixed(3)}, ${p.seconds.toFixed(0)} s)`) } : {}),
     });
     if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
@@ -417,7 +418,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
     const finetunesBackbone = backbone !== null && mode !== 'linear';
     const cfg = fewShotConfig(mode, {
-      ...leverFewShotOverrides(levers, finetunesBackbone),
+      ...leverFewShotOverrides(withBudgetFinetuneLr(levers, budget), finetunesBackbone),
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
       preprocess: pre,

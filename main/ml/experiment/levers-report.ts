@@ -2,6 +2,7 @@ import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from
 import { pairedDifference } from './paired.js';
 import { diceTableLines, patientScores, runGroups, signed, wallTimeText } from './dice-table.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
+import { budgetRecipeText } from './budgets.js';
 
 /**
  * Report sections of lever runs (issue 10) and of the readout along pretraining. Separate from report.ts, whose
@@ -102,7 +103,8 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
     '',
     `Budget \`${b.name}\` before the overrides: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; pretraining ${b.pretrainSteps} steps; ` +
       `downstream ${b.downstreamSteps} steps (validation every ${b.validateEvery}, patience ${b.patience}), linear probe ${b.linearSteps}; seeds ${b.seeds.join(', ')}. ` +
-      `Downstream augmentation levers apply to every method, the supervised baseline included.`,
+      `Downstream augmentation levers apply to every method, the supervised baseline included.` +
+      budgetRecipeText(b),
     '',
     `Scored on ${ev.on === 'dev' ? 'dev' : 'test'} patients ${ev.patients.join(', ')}; model selection on dev ${ev.selection.join(', ')}` +
       (ev.on === 'dev' ? '; the test patients were not looked at.' : '.'),

@@ -226,6 +226,11 @@ export function leverFewShotOverrides(l: Levers, finetunesBackbone = false): Few
   };
 }
 
+/** A `--set finetuneLr=` wins over the budget's own backbone rate (night's), which wins over the app's default. */
+export function withBudgetFinetuneLr(l: Levers, b: { finetuneLr?: number }): Levers {
+  return l.finetuneLr === undefined && b.finetuneLr !== undefined ? { ...l, finetuneLr: b.finetuneLr } : l;
+}
+
 /**
  * Steps and validation schedule of a downstream (non-linear) run under the `downstream` lever. Validation
  * interval and patience keep the budget's share of the run: a run ten times longer is validated every ten

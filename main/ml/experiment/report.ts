@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../../library/atomic.js';
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 import { pairedDifference, type PairedDifference } from './paired.js';
 import { diceTableLines, METHOD_ORDER, patientScores, signed, wallTimeText } from './dice-table.js';
+import { budgetRecipeText } from './budgets.js';
 
 /** The Markdown section of one experiment: settings, the Dice table (mean ± SD over seeds), the command. */
 export function experimentMarkdown(r: ExperimentResult, command: string): string {
@@ -17,7 +18,8 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
     `Budget: U-Net ${b.model.unet.levels} levels, base ${b.model.unet.base}, D ${b.model.unet.embedding}; ${b.preprocess.size}² at ${b.preprocess.spacingMm} mm; ` +
       `pretraining ${b.pretrainSteps} steps of batch ${b.pretrainBatch} on ${r.split.pool} pool patients (images only); downstream ${b.downstreamSteps} steps ` +
       `(linear probe ${b.linearSteps}), batch ${b.batch}, selection on dev Dice every ${b.validateEvery} steps (patience ${b.patience || 'off'}); seeds ${b.seeds.join(', ')}` +
-      (b.baselineRegimes.length ? `; the supervised baseline alone also at ${b.baselineRegimes.join(' and ')} labeled patients.` : '.'),
+      (b.baselineRegimes.length ? `; the supervised baseline alone also at ${b.baselineRegimes.join(' and ')} labeled patients.` : '.') +
+      budgetRecipeText(b),
     '',
     `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}.`,
     '',
