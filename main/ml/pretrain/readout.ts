@@ -198,8 +198,12 @@ export class ReadoutTracker {
       structures: opts.names ?? opts.classes.map((c) => `label ${c}`),
       labeledSlices: opts.labeled.length,
       validationSlices: opts.validation.length,
-      // Points of an earlier probe (other step count, or the streaming probe) would mix two measures in one curve.
-      points: (old?.points ?? []).filter((p) => p.step <= resumedStep && p.probeSteps === opts.probeSteps && (p.probe ?? 'streaming') === expectedProbe(opts, config)),
+      // Points of an earlier probe (other step count, or the streaming probe), or scored on other slices (the
+      // experiment's `--eval dev` and `--eval test` share a pretraining folder, not their readout patients),
+      // would mix two measures in one curve.
+      points: (old && (old.description ?? null) === (opts.description ?? null) ? old.points : []).filter(
+        (p) => p.step <= resumedStep && p.probeSteps === opts.probeSteps && (p.probe ?? 'streaming') === expectedProbe(opts, config),
+      ),
     };
   }
 

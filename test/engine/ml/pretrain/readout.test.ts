@@ -149,7 +149,7 @@ describe('readout along pretraining', () => {
     expect(r2.history).toEqual(straight.history);
   });
 
-  it('on resume keeps only points of the same probe: not the streaming or mini-batch probe of earlier records, not another step count', async () => {
+  it('on resume keeps only points of the same probe: not the streaming or mini-batch probe of earlier records, not another step count, not other patients', async () => {
     const out = join(dir, 'probes');
     const r1 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 4, readout });
     expect(r1.readout.map((p) => [p.step, p.probe])).toEqual([[0, 'balanced-full-batch'], [2, 'balanced-full-batch'], [4, 'balanced-full-batch']]);
@@ -163,6 +163,10 @@ describe('readout along pretraining', () => {
     // Another probe step count: every earlier point goes, and the resumed checkpoint (step 6) is measured again.
     const r3 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 8, resume: true, readout: { ...readout, probeSteps: readout.probeSteps + 1 } });
     expect(r3.readout.map((p) => p.step)).toEqual([6, 8]);
+    // Scored on other slices (another description): the earlier points go too.
+    const r4 = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 10, resume: true, readout: { ...readout, probeSteps: readout.probeSteps + 1, description: 'dev-a → dev-c' } });
+    expect(r4.readout.map((p) => p.step)).toEqual([8, 10]);
+    expect(readReadout(out)!.description).toBe('dev-a → dev-c');
   });
 
   it('a run stopped after the checkpoint of a due step but before its readout measures it on resume', async () => {
