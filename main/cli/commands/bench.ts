@@ -9,6 +9,7 @@ import { modelPreset, pretrainConfig, type PresetName } from '../../ml/config.js
 import { benchParallelStep } from '../../ml/bench/parallel.js';
 import { maxImagesPerInstance } from '../../ml/memory.js';
 import { parse, jsonOption, positiveInt, UsageError, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep bench train-step [--preset compact|paper] [--batch B] [--size PX] [--steps N] [--warmup N] [--workers N]',
@@ -43,7 +44,7 @@ const USAGE = [
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'Measure speed on this machine: U-Net training step and inference, import, library latency, embeddings, augmentation.',
+  summary: SUMMARIES.bench,
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(

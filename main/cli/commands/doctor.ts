@@ -3,10 +3,11 @@ import { engineStatus } from '../../engine/status.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { electronInfo } from '../electron-info.js';
 import { parse, jsonOption, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'Check this machine: Node and Electron versions, compute backends, workspace.',
+  summary: SUMMARIES.doctor,
   usage: 'pix2rep doctor [--workspace DIR] [--json]',
   async run(argv) {
     const { values } = parse(argv, { ...workspaceOption, ...jsonOption });

@@ -4,6 +4,7 @@ import { writeNifti } from '../../io/nifti.js';
 import { indexToPoint, type Volume } from '../../io/volume.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep embed similarity --model NAME --volume V [--frame F] --slice K --at X,Y [--against V2[:K2[:F2]],…] --out DIR',
@@ -57,7 +58,7 @@ function sliceVolume(geometry: Omit<Volume, 'data'>, k: number, data: Float32Arr
 
 export const embedCommand: Command = {
   name: 'embed',
-  summary: 'Embedding inspector: similarity maps of a pixel and 2D projections of pixel embeddings (NIfTI, PNG, CSV).',
+  summary: SUMMARIES.embed,
   usage: USAGE,
   async run(argv) {
     const [sub, ...rest] = argv;

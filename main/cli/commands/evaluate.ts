@@ -17,10 +17,11 @@ import { pairFolders, stripNifti, type Pair, type Pairing } from '../../ml/metri
 import { buildReport, reportJson, reportTable, type EvaluatedCase } from '../../ml/metrics/report.js';
 import { keepLargestComponents } from '../../ml/postprocess.js';
 import { helpOption, jsonOption, parse, UsageError, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
-  summary: 'Compare predicted label maps with references: Dice and HD95 (mm) per structure, per volume and mean.',
+  summary: SUMMARIES.evaluate,
   usage: [
     'pix2rep evaluate PRED GT [--labels 1=RV,2=MYO,3=LV] [--largest-component] [--json]',
     '  PRED, GT             two NIfTI label maps, or two folders paired by name:',

@@ -9,6 +9,7 @@ import { LEVERS, leverArgs, parseLevers, type Levers } from '../../ml/experiment
 import { isLeverRun, leverMarkdown, leverSectionKey, readoutMarkdown } from '../../ml/experiment/levers-report.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep experiment acdc [--budget smoke|2h|night|paper] [--set KEY=VALUE …] [--eval test|dev] [--data DIR] [--work DIR]',
@@ -31,7 +32,7 @@ const USAGE = [
 
 export const experimentCommand: Command = {
   name: 'experiment',
-  summary: "Run the paper's ACDC protocol (pretraining, few-shot methods, test Dice) and write the table.",
+  summary: SUMMARIES.experiment,
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(

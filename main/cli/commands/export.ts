@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { createEngine } from '../../engine/create.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: "Write a study's, volume's or single annotation's label maps as NIfTI in the volume geometry.",
+  summary: SUMMARIES.export,
   usage: [
     'pix2rep export STUDY|VOLUME|ANNOTATION --out DIR [--workspace DIR] [--json]',
     '  STUDY is a study id, study uid or patient name (see pix2rep studies)',

@@ -3,10 +3,11 @@ import { createEngine } from '../../engine/create.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
 import { ProgressBar } from '../progress.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const importCommand: Command = {
   name: 'import',
-  summary: 'Import DICOM folders and NIfTI files into the workspace library (idempotent).',
+  summary: SUMMARIES.import,
   usage: [
     'pix2rep import PATH... [--labels PATTERN] [--workspace DIR] [--json]',
     '  PATH            files or folders (searched recursively)',

@@ -6,6 +6,7 @@ import { RunnerLockedError } from '../../jobs/lock.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { fmtSeconds, ProgressBar } from '../progress.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep jobs list [--all] [--json]            queued, running, paused and interrupted jobs (--all: finished too)',
@@ -30,7 +31,7 @@ function line(j: JobSummary): string {
 
 export const jobsCommand: Command = {
   name: 'jobs',
-  summary: 'List, pause, resume, cancel and follow background jobs (pretraining, imports); run the job runner.',
+  summary: SUMMARIES.jobs,
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(

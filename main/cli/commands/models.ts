@@ -5,6 +5,7 @@ import { exportModelOnnx } from '../../ml/onnx/library.js';
 import { openLibrary } from '../../library/library.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep models list [--json]',
@@ -19,7 +20,7 @@ const USAGE = [
 
 export const modelsCommand: Command = {
   name: 'models',
-  summary: 'List, export and import the models of the workspace (backbones and segmentation models).',
+  summary: SUMMARIES.models,
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(argv, { ...workspaceOption, ...jsonOption, ...helpOption, out: { type: 'string' }, format: { type: 'string' } }, true);

@@ -7,6 +7,7 @@ import { openLibrary } from '../../library/library.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { writeNiftiLike, readNiftiHeader } from '../../io/nifti.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep predict --model NAME INPUT… --out DIR [--largest-component] [--workspace DIR] [--json]',
@@ -19,7 +20,7 @@ const USAGE = [
 
 export const predictCommand: Command = {
   name: 'predict',
-  summary: 'Segment NIfTI files or library volumes with a trained model; writes <name>_pred.nii.gz in the input geometry.',
+  summary: SUMMARIES.predict,
   usage: USAGE,
   async run(argv) {
     const { values, positionals } = parse(argv, { ...workspaceOption, ...jsonOption, ...helpOption, model: { type: 'string' }, out: { type: 'string' }, 'largest-component': { type: 'boolean', default: false } }, true);

@@ -13,6 +13,7 @@ import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { fmtSeconds, ProgressBar } from '../progress.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command, positiveInt } from '../command.js';
 import { detachPretrain } from '../detach.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep pretrain [--method pix2rep|pix2rep-v2] [--preset compact|paper] [--steps N | --epochs N] [--until HH:MM]',
@@ -50,7 +51,7 @@ export function nextClockTime(hhmm: string, now = new Date()): Date {
 
 export const pretrainCommand: Command = {
   name: 'pretrain',
-  summary: 'Pix2Rep self-supervised pretraining on the unlabeled volumes of the workspace.',
+  summary: SUMMARIES.pretrain,
   usage: USAGE,
   async run(argv) {
     const { values } = parse(argv, {

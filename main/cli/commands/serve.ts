@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { startServer } from '../../serve/server.js';
 import { parse, UsageError, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Serve the workstation UI to a browser on this machine (127.0.0.1 only, per-run token).',
+  summary: SUMMARIES.serve,
   usage: 'pix2rep serve [--port N] [--workspace DIR]',
   async run(argv) {
     const { values } = parse(argv, { ...workspaceOption, port: { type: 'string' } });

@@ -2,10 +2,11 @@ import { resolve } from 'node:path';
 import { createEngine } from '../../engine/create.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, workspaceOption, type Command } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 export const studiesCommand: Command = {
   name: 'studies',
-  summary: 'List the studies in the workspace library with their series, volumes and annotations.',
+  summary: SUMMARIES.studies,
   usage: 'pix2rep studies [--workspace DIR] [--json]',
   async run(argv) {
     const { values } = parse(argv, { ...workspaceOption, ...jsonOption, ...helpOption });

@@ -6,6 +6,7 @@ import type { TrainProgress } from '../../ml/fewshot/train.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { ProgressBar } from '../progress.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command, positiveInt } from '../command.js';
+import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
   'pix2rep train --mode linear|finetune|mean-teacher|supervised [--backbone MODEL] [--studies ID,…] [--out NAME]',
@@ -21,7 +22,7 @@ const USAGE = [
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Train a segmentation model (linear probe, fine-tuning, Mean Teacher or supervised) on the annotated slices.',
+  summary: SUMMARIES.train,
   usage: USAGE,
   async run(argv) {
     const { values } = parse(argv, {
