@@ -12,8 +12,8 @@ import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Comman
 import { SUMMARIES } from '../summaries.js';
 
 const USAGE = [
-  'pix2rep experiment acdc [--budget smoke|2h|night|paper] [--set KEY=VALUE …] [--eval test|dev] [--data DIR] [--work DIR]',
-  '                        [--report FILE] [--json]',
+  'pix2rep experiment acdc [--budget smoke|2h|night|paper] [--set KEY=VALUE …] [--eval test|dev] [--jobs N] [--data DIR]',
+  '                        [--work DIR] [--report FILE] [--json]',
   '',
   "Runs the paper's protocol on ACDC with the patient split fixed in resources/experiments/acdc-split.json:",
   'Pix2Rep (v1, v2) pretraining on the pool images, then supervised, linear-probe, fine-tune and Mean Teacher',
@@ -21,6 +21,9 @@ const USAGE = [
   '--report FILE (default docs/EVALUATION.md, in a section per budget). --data defaults to ../shared/data/acdc;',
   'pretraining checkpoints go to --work DIR (default: the workspace experiments/acdc-BUDGET folder; resumable;',
   'smoke uses a temporary folder).',
+  '',
+  '--jobs N (default 1) trains up to N downstream runs at once, each on a worker thread of its own (one core',
+  'each: a run uses one). The results, the cached runs and the report are the same as with --jobs 1.',
   '',
   'Levers (issue 10): --set KEY=VALUE (repeatable) changes one thing of the budget\'s recipe; --eval dev scores on',
   'dev patients kept out of model selection instead of the test patients (choose levers there, never on test).',
@@ -37,7 +40,7 @@ export const experimentCommand: Command = {
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { ...workspaceOption, ...jsonOption, ...helpOption, budget: { type: 'string', default: 'smoke' }, data: { type: 'string' }, work: { type: 'string' }, report: { type: 'string' }, set: { type: 'string', multiple: true }, eval: { type: 'string', default: 'test' } },
+      { ...workspaceOption, ...jsonOption, ...helpOption, budget: { type: 'string', default: 'smoke' }, data: { type: 'string' }, work: { type: 'string' }, report: { type: 'string' }, set: { type: 'string', multiple: true }, eval: { type: 'string', default: 'test' }, jobs: { type: 'string', default: '1' } },
       true,
     );
     if (values.help) {
@@ -49,6 +52,8 @@ export const experimentCommand: Command = {
     if (!(budget in BUDGETS)) throw new UsageError(`--budget must be one of ${Object.keys(BUDGETS).join(', ')}, got "${values.budget}"`);
     const evalOn = values.eval as 'test' | 'dev';
     if (evalOn !== 'test' && evalOn !== 'dev') throw new UsageError(`--eval must be test or dev, got "${values.eval}"`);
+    const jobs = Number(values.jobs);
+    if (!/^\d+$/.test(values.jobs as string) || !Number.isSafeInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got "${values.jobs}"`);
     let levers: Levers;
     try {
       levers = parseLevers(values.set ?? []);
@@ -74,6 +79,7 @@ export const experimentCommand: Command = {
         workDir,
         levers,
         evalOn,
+        jobs,
         signal: ac.signal,
         onLog: (t) => (values.json ? process.stdout.write(JSON.stringify({ event: 'log', text: t }) + '\n') : process.stderr.write(t + '\n')),
       });

@@ -2,23 +2,23 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readNifti } from '../../io/nifti.js';
-import type { Volume } from '../../io/volume.js';
+import type { BackendName } from '../../contract/engine.js';
 import { EngineFailure } from '../../engine/errors.js';
 import { tf } from '../tf.js';
 import { pretrainConfig, type PretrainMethod } from '../config.js';
 import { runPretraining } from '../pretrain/loop.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
-import { niftiLabeledSlices, type LabeledSlice } from '../fewshot/data.js';
-import { runFewShot } from '../fewshot/train.js';
-import { disposeSegmenter, type Segmenter } from '../fewshot/segmenter.js';
-import { predictVolume } from '../infer/index.js';
-import { dice } from '../metrics/dice.js';
+import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
 import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, scratchLevers, withBudgetFinetuneLr, type Levers } from './levers.js';
+import { runOrdered, type OrderedTask } from './pool.js';
+import { labeledSlicesOf, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
+import { RunWorkers, runWorkerEntry } from './run-workers.js';
+
+export { patientFiles, STRUCTURES, type MethodId, type PatientFiles, type RunResult } from './run.js';
 
 /**
  * `pix2rep experiment acdc`: the paper's protocol on ACDC with the split fixed in
@@ -46,56 +46,11 @@ export function loadSplit(path = SPLIT_PATH): AcdcSplit {
   return s;
 }
 
-export const STRUCTURES = [
-  { label: 1, name: 'RV' },
-  { label: 2, name: 'MYO' },
-  { label: 3, name: 'LV' },
-] as const;
-
-interface PatientFiles {
-  patient: string;
-  frames: Array<{ image: string; gt: string }>;
-}
-
-/** ED and ES images of a patient and their `_gt` label maps. */
-export function patientFiles(dataDir: string, patient: string): PatientFiles {
-  const dir = [join(dataDir, 'training', patient), join(dataDir, 'testing', patient), join(dataDir, patient)].find((d) => existsSync(d));
-  if (!dir) throw new EngineFailure('NOT_FOUND', `ACDC patient ${patient} not found under ${dataDir}`);
-  const frames = readdirSync(dir)
-    .filter((n) => /_frame\d+\.nii(\.gz)?$/.test(n))
-    .sort()
-    .map((n) => ({ image: join(dir, n), gt: join(dir, n.replace(/\.nii(\.gz)?$/, '_gt.nii$1')) }))
-    .filter((f) => existsSync(f.gt));
-  if (frames.length === 0) throw new EngineFailure('NOT_FOUND', `${dir}: no patientXXX_frameYY.nii.gz with a _gt label map`);
-  return { patient, frames };
-}
-
 /** The patient's 4D cine (every frame of the cycle), or null when the data set has only ED and ES. */
 export function cineFile(dataDir: string, patient: string): string | null {
   const dir = dirname(patientFiles(dataDir, patient).frames[0]!.image);
   const f = readdirSync(dir).find((n) => /_4d\.nii(\.gz)?$/.test(n));
   return f ? join(dir, f) : null;
-}
-
-export type MethodId = 'supervised' | 'pix2rep-linear' | 'pix2rep-finetune' | 'pix2rep-v2-linear' | 'pix2rep-v2-finetune' | 'mean-teacher';
-
-export interface RunResult {
-  regime: string;
-  seed: number;
-  method: MethodId;
-  /** For Mean Teacher: the method it was built on. */
-  base?: MethodId;
-  validationDice: number | null;
-  steps: number;
-  /** Step whose weights were kept (0: the untrained head/network scored best on the dev patients). */
-  bestStep: number;
-  seconds: number;
-  /** Validation Dice (model-selection dev patients) at every validation of the run; absent in older runs. */
-  curve?: Array<{ step: number; dice: number }>;
-  /** Per test patient: Dice per structure (mean of ED and ES). */
-  patients: Array<{ patient: string; dice: Record<string, number> }>;
-  /** Mean over test patients per structure, and the mean of the three. */
-  mean: Record<string, number>;
 }
 
 export interface ExperimentResult {
@@ -159,6 +114,11 @@ export interface ExperimentOptions {
    * there; the test patients are never looked at). Default `test`.
    */
   evalOn?: 'test' | 'dev';
+  /**
+   * Downstream runs trained at once, each on a worker thread of its own (default 1: in this thread). Results
+   * are the same whatever the number: each run is seeded by itself and reads the same inputs.
+   */
+  jobs?: number;
 }
 
 /**
@@ -249,28 +209,6 @@ export function runCacheKey(
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-function evaluate(seg: Segmenter, preprocess: Budget['preprocess'], test: Array<{ patient: string; volumes: Array<{ image: Volume; gt: Volume }> }>) {
-  return async (): Promise<RunResult['patients']> => {
-    const out: RunResult['patients'] = [];
-    for (const t of test) {
-      const per: Record<string, number[]> = {};
-      for (const v of t.volumes) {
-        const pred = await predictVolume({ segmenter: seg, preprocess }, v.image, { batch: 8 });
-        for (const s of STRUCTURES) (per[s.name] ??= []).push(dice(pred, v.gt.data, s.label));
-      }
-      out.push({ patient: t.patient, dice: Object.fromEntries(Object.entries(per).map(([k, xs]) => [k, mean(xs)])) });
-    }
-    return out;
-  };
-}
-
-function summarise(patients: RunResult['patients']): Record<string, number> {
-  const m: Record<string, number> = {};
-  for (const s of STRUCTURES) m[s.name] = mean(patients.map((p) => p.dice[s.name]!));
-  m.mean = mean(STRUCTURES.map((s) => m[s.name]!));
-  return m;
-}
-
 /**
  * Finished runs are kept in the work folder, keyed by everything that decides their result (budget, split,
  * pretraining checkpoints), so a long budget can be stopped and continued: only unfinished runs are trained
@@ -325,11 +263,11 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const pretrainRoot = hasLevers(pretrainingLevers(levers)) ? join(opts.workDir, 'levers', `pretrain_${leverSlug(pretrainingLevers(levers))}`) : opts.workDir;
   const runsDir = join(resultDir(opts.workDir, levers, evalOn), 'runs');
 
-  const labeledOf = async (patients: string[]): Promise<LabeledSlice[]> => {
-    const out: LabeledSlice[] = [];
-    for (const p of patients) for (const f of patientFiles(opts.dataDir, p).frames) out.push(...(await niftiLabeledSlices(f.image, f.gt, classes, pre, p)));
-    return out;
-  };
+  const jobs = opts.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new EngineFailure('BAD_INPUT', `jobs must be a positive integer, got ${jobs}`);
+  // A build without the run worker fails before hours of pretraining, not after.
+  if (jobs > 1) runWorkerEntry();
+  const labeledOf = (patients: string[]): Promise<LabeledSlice[]> => labeledSlicesOf(opts.dataDir, patients, classes, pre);
 
   // Pretraining on images only: the pool's label maps are never opened.
   let cinePatients = 0;
@@ -371,14 +309,22 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
   }
 
-  const devSlices = await labeledOf(dev);
-  const test: Array<{ patient: string; volumes: Array<{ image: Volume; gt: Volume }> }> = [];
-  for (const p of testIds) {
-    const volumes = [];
-    for (const f of patientFiles(opts.dataDir, p).frames) volumes.push({ image: await readNifti(f.image), gt: await readNifti(f.gt) });
-    test.push({ patient: p, volumes });
-  }
-  log(`dev ${dev.length} patients (${devSlices.length} slices), ${evalOn === 'dev' ? `scored on dev patients ${testIds.join(', ')}` : `test ${test.length} patients`}`);
+  // Paths and ids only: a worker loads what a run reads itself; this thread's runs (jobs 1) reuse the pool
+  // it pretrained on.
+  const inputs: RunInputs = {
+    dataDir: opts.dataDir,
+    preprocess: pre,
+    classes,
+    labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])),
+    selection: dev,
+    scored: testIds,
+    poolImages,
+  };
+  const data = new RunData(inputs, poolSource);
+  const devSlices = await data.selection();
+  // A missing scored or labeled patient fails now, not after hours of training (or inside a worker).
+  for (const p of [...testIds, ...Object.values(inputs.labeled).flat()]) patientFiles(opts.dataDir, p);
+  log(`dev ${dev.length} patients (${devSlices.length} slices), ${evalOn === 'dev' ? `scored on dev patients ${testIds.join(', ')}` : `test ${testIds.length} patients`}`);
 
   const methods: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = (
     [
@@ -389,7 +335,6 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
     ] as Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }>
   ).filter((m) => m.backbone === null || pretrainMethods.includes(m.backbone));
-  const runs: RunResult[] = [];
   let reusedRuns = 0;
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
   const kindOf = (method: MethodId, base?: MethodId): RunKind =>
@@ -406,18 +351,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
         `(validation ${r.validationDice?.toFixed(3) ?? 'n/a'}, ${r.steps} steps, ${r.seconds.toFixed(0)} s${cached ? ', from an earlier run' : ''})`,
     );
-  const runOne = async (regime: string, seed: number, labeled: LabeledSlice[], id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId) => {
-    if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
-    const done = cache.get(regime, seed, id, base);
-    if (done) {
-      runs.push(done);
-      reusedRuns += 1;
-      report(done, true);
-      return;
-    }
+  const specOf = (regime: string, seed: number, id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId): RunSpec => {
     // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
     const finetunesBackbone = backbone !== null && mode !== 'linear';
-    const cfg = fewShotConfig(mode, {
+    const config = fewShotConfig(mode, {
       ...leverFewShotOverrides(withBudgetFinetuneLr(levers, budget), finetunesBackbone),
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
@@ -426,37 +363,64 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       batch: budget.batch,
       seed,
     });
-    const { segmenter, record } = await runFewShot({
-      config: cfg,
-      data: { labeled, validation: devSlices, classes, unlabeled: mode === 'mean-teacher' ? poolSource : undefined, description: `ACDC regime ${regime}` },
-      backbone: backbone ? { path: backbones[backbone]!, name: backbone } : null,
-      signal: opts.signal,
-    });
-    try {
-      const patients = await evaluate(segmenter, pre, test)();
-      const r: RunResult = { regime, seed, method: id, ...(base ? { base } : {}), validationDice: record.validationDice, steps: record.steps, bestStep: record.bestStep, seconds: record.seconds, curve: record.curves.validation, patients, mean: summarise(patients) };
-      runs.push(r);
-      cache.put(r);
-      report(r, false);
-    } finally {
-      disposeSegmenter(segmenter);
-    }
+    return { regime, seed, method: id, ...(base ? { base } : {}), config, backbone: backbone ? { name: backbone, path: backbones[backbone]! } : null };
   };
+  // The workers' tfjs runs the backend this thread does (tfjs-node's 'tensorflow' may be either of ours: the
+  // worker's own choice, from the same environment, is the same one).
+  const activeBackend = tf.getBackend();
+  const workerBackend: BackendName | undefined = activeBackend === 'wasm' || activeBackend === 'cpu' ? activeBackend : undefined;
+  const runWorkers = jobs > 1 ? new RunWorkers(jobs, { inputs, ...(workerBackend ? { backend: workerBackend } : {}) }) : null;
+  // A cached run is answered here: it never occupies a worker.
+  const runOne = async (slot: number, spec: RunSpec): Promise<RunResult> => {
+    if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
+    const done = cache.get(spec.regime, spec.seed, spec.method, spec.base);
+    if (done) {
+      reusedRuns += 1;
+      report(done, true);
+      return done;
+    }
+    const r = runWorkers ? await runWorkers.run(slot, spec) : await trainAndScore(spec, data, opts.signal);
+    cache.put(r);
+    report(r, false);
+    return r;
+  };
+  // The runs in the order a sequential experiment trains them, which is the order of `runs` whatever `jobs`.
+  const tasks: Array<OrderedTask<RunResult>> = [];
   for (const regime of budget.regimes) {
-    const labeled = await labeledOf(split.labeled[regime]);
-    for (const seed of budget.seeds) for (const m of methods) await runOne(regime, seed, labeled, m.id, m.mode, m.backbone);
+    const first = tasks.length;
+    for (const seed of budget.seeds) for (const m of methods) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, m.id, m.mode, m.backbone)) });
     if (budget.meanTeacher) {
-      // The base is chosen on the dev patients (validation Dice), never on the test patients.
+      const regimeRuns = Array.from({ length: tasks.length - first }, (_, k) => first + k);
       const candidates = methods.filter((m) => m.mode !== 'linear');
-      const score = (id: MethodId) => mean(runs.filter((r) => r.regime === regime && r.method === id).map((r) => r.validationDice ?? 0));
-      const best = candidates.reduce((a, b) => (score(b.id) > score(a.id) ? b : a));
-      for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'mean-teacher', 'mean-teacher', best.backbone, best.id);
+      for (const seed of budget.seeds) {
+        tasks.push({
+          after: regimeRuns,
+          run: (slot, finished) => {
+            // The base is chosen on the dev patients (validation Dice), never on the test patients.
+            const score = (id: MethodId) => mean(regimeRuns.map((k) => finished[k]!).filter((r) => r.method === id).map((r) => r.validationDice ?? 0));
+            const best = candidates.reduce((a, b) => (score(b.id) > score(a.id) ? b : a));
+            return runOne(slot, specOf(regime, seed, 'mean-teacher', 'mean-teacher', best.backbone, best.id));
+          },
+        });
+      }
     }
   }
   // How many labeled patients the baseline needs to match Pix2Rep at one: the supervised U-Net alone on more.
-  for (const regime of budget.baselineRegimes) {
-    const labeled = await labeledOf(split.labeled[regime]);
-    for (const seed of budget.seeds) await runOne(regime, seed, labeled, 'supervised', 'supervised', null);
+  for (const regime of budget.baselineRegimes) for (const seed of budget.seeds) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, 'supervised', 'supervised', null)) });
+
+  if (runWorkers) log(`downstream: ${tasks.length} runs on up to ${jobs} worker threads`);
+  // Cancelling stops the workers mid-run: their runs reject, and the experiment reports the cancellation.
+  const stopWorkers = () => void runWorkers?.close();
+  opts.signal?.addEventListener('abort', stopWorkers);
+  let runs: RunResult[];
+  try {
+    runs = await runOrdered(tasks, jobs);
+  } catch (err) {
+    if (opts.signal?.aborted) throw new EngineFailure('CANCELLED', 'experiment cancelled');
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', stopWorkers);
+    await runWorkers?.close();
   }
   const wallSeconds = (performance.now() - t0) / 1000;
   const invocations = recordInvocation(resultDir(opts.workDir, levers, evalOn), {
