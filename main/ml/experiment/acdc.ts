@@ -13,7 +13,7 @@ import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, scratchLevers, withBudgetFinetuneLr, type Levers } from './levers.js';
+import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, withBudgetFinetuneLr, type Levers } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
 import { labeledSlicesOf, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
@@ -384,12 +384,14 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     report(r, false);
     return r;
   };
+  // Mean Teacher and the larger baseline regimes as the budget says, unless a lever leaves them out.
+  const toTrain = runsToTrain(budget, levers);
   // The runs in the order a sequential experiment trains them, which is the order of `runs` whatever `jobs`.
   const tasks: Array<OrderedTask<RunResult>> = [];
   for (const regime of budget.regimes) {
     const first = tasks.length;
     for (const seed of budget.seeds) for (const m of methods) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, m.id, m.mode, m.backbone)) });
-    if (budget.meanTeacher) {
+    if (toTrain.meanTeacher) {
       const regimeRuns = Array.from({ length: tasks.length - first }, (_, k) => first + k);
       const candidates = methods.filter((m) => m.mode !== 'linear');
       for (const seed of budget.seeds) {
@@ -406,7 +408,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     }
   }
   // How many labeled patients the baseline needs to match Pix2Rep at one: the supervised U-Net alone on more.
-  for (const regime of budget.baselineRegimes) for (const seed of budget.seeds) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, 'supervised', 'supervised', null)) });
+  for (const regime of toTrain.baselineRegimes) for (const seed of budget.seeds) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, 'supervised', 'supervised', null)) });
 
   if (runWorkers) log(`downstream: ${tasks.length} runs on up to ${jobs} worker threads`);
   // Cancelling stops the workers mid-run: their runs reject, and the experiment reports the cancellation.

@@ -55,6 +55,14 @@ export interface Levers {
    * get their own folder.
    */
   workers?: number;
+  /**
+   * Whether Mean Teacher runs (the budget's choice when absent). Off saves a lever experiment the costliest
+   * runs when only the pretraining's methods are in question. Not a recipe change: it changes which runs are
+   * trained, none of their results, so it enters no key or folder.
+   */
+  meanTeacher?: boolean;
+  /** Whether the supervised baseline also runs at the budget's larger labeled regimes (as `meanTeacher`). */
+  baselines?: boolean;
   /** Readout every N pretraining steps, or off. Not a recipe change: it does not enter keys or folders. */
   readout?: number | 'off';
   /** Linear-probe steps of each readout. */
@@ -108,6 +116,8 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
   finetuneLr: { help: 'backbone learning rate of fine-tuning (default 5e-5; the supervised baseline keeps 1e-3)', parse: (v) => posNum('finetuneLr', v) },
   workers: { help: 'data-parallel pretraining workers (2 uses both cores; per-shard loss, so its own checkpoints)', parse: (v) => posInt('workers', v) },
+  meanTeacher: { help: 'on or off: train the Mean Teacher runs (default: as the budget says); no run changes', parse: (v) => oneOf('meanTeacher', v, ['on', 'off'] as const) === 'on' },
+  baselines: { help: 'on or off: train the supervised baseline at more labeled patients (default: as the budget says)', parse: (v) => oneOf('baselines', v, ['on', 'off'] as const) === 'on' },
   readout: { help: 'linear-probe readout every N pretraining steps, or off', parse: (v) => (v === 'off' ? 'off' : posInt('readout', v)) },
   probeSteps: { help: 'linear-probe steps of each readout', parse: (v) => posInt('probeSteps', v) },
 };
@@ -122,8 +132,8 @@ const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedd
 const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips'];
 /** Keys the linear probe does not depend on (it has its own step count): left out of its runs' cache keys. */
 const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream'];
-/** Keys that change no result: left out of cache keys and folder names. */
-const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps'];
+/** Keys that change no result (what is observed, which runs are trained): left out of cache keys and folder names. */
+const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps', 'meanTeacher', 'baselines'];
 
 /** `key=value` strings → levers; throws a plain-words error naming the offending key or value. */
 export function parseLevers(sets: readonly string[]): Levers {
@@ -229,6 +239,11 @@ export function leverFewShotOverrides(l: Levers, finetunesBackbone = false): Few
 /** A `--set finetuneLr=` wins over the budget's own backbone rate (night's), which wins over the app's default. */
 export function withBudgetFinetuneLr(l: Levers, b: { finetuneLr?: number }): Levers {
   return l.finetuneLr === undefined && b.finetuneLr !== undefined ? { ...l, finetuneLr: b.finetuneLr } : l;
+}
+
+/** Which of the budget's optional runs a lever set keeps: Mean Teacher, and the baseline's larger regimes. */
+export function runsToTrain(b: { meanTeacher: boolean; baselineRegimes: Array<'1' | '2' | '5'> }, l: Levers): { meanTeacher: boolean; baselineRegimes: Array<'1' | '2' | '5'> } {
+  return { meanTeacher: l.meanTeacher ?? b.meanTeacher, baselineRegimes: l.baselines === false ? [] : b.baselineRegimes };
 }
 
 /**

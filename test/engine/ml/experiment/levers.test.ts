@@ -18,6 +18,7 @@ import {
   leverSlug,
   parseLevers,
   pretrainingLevers,
+  runsToTrain,
 } from '../../../../main/ml/experiment/levers.js';
 import { downstreamCurveMarkdown, leverEffectMarkdown, leverSectionKey } from '../../../../main/ml/experiment/levers-report.js';
 import type { ExperimentResult, RunResult } from '../../../../main/ml/experiment/acdc.js';
@@ -53,6 +54,14 @@ describe('lever parsing', () => {
     expect(leverArgs(l)).toEqual(['readout=25', 'rotation=180', 'temperature=0.1']);
     expect(leverSectionKey('2h', l, 'dev')).toBe('2h:levers:rotation-180_temperature-0.1:eval-dev');
     expect(leverSectionKey('2h', {}, 'dev')).toBe('2h:levers:none:eval-dev');
+    // Leaving out Mean Teacher or the larger baseline regimes names no folder; it only trims what is trained.
+    const lean = parseLevers(['rotation=180', 'meanTeacher=off', 'baselines=off']);
+    expect(lean).toEqual({ rotation: 180, meanTeacher: false, baselines: false });
+    expect(leverSlug(lean)).toBe('rotation-180');
+    expect(runsToTrain(BUDGETS['2h'], lean)).toEqual({ meanTeacher: false, baselineRegimes: [] });
+    expect(runsToTrain(BUDGETS['2h'], {})).toEqual({ meanTeacher: true, baselineRegimes: ['2', '5'] });
+    expect(runsToTrain({ meanTeacher: false, baselineRegimes: [] }, parseLevers(['meanTeacher=on']))).toEqual({ meanTeacher: true, baselineRegimes: [] });
+    expect(() => parseLevers(['meanTeacher=no'])).toThrow(/meanTeacher must be one of on, off/);
   });
 
   it('applies architecture, pretraining and downstream levers (hand-checked values)', () => {
@@ -99,6 +108,9 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(longer, split, pre)).toBe(plain);
     expect(runCacheKey(longer, split, pre, {}, 'test', 'linear')).not.toBe(probe);
     expect(runCacheKey(budget, split, pre, { readout: 25 })).toBe(plain);
+    // Which runs are trained is no recipe: leaving Mean Teacher or the larger baseline regimes out changes no key.
+    expect(runCacheKey(budget, split, pre, { meanTeacher: false, baselines: false })).toBe(plain);
+    expect(runCacheKey(budget, split, pre, { meanTeacher: false }, 'test', 'scratch')).toBe(scratch);
     expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(plain);
     expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(plain);
     // The scratch baseline ignores pretraining and its levers, not the downstream or architecture ones.
@@ -287,6 +299,16 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     const mtAgain = logs.find((t) => /^regime 1 seed 1 mean-teacher /.test(t))!;
     if (mtOnSupervised && mtAgain.includes('(on supervised)')) expect(mtAgain).toMatch(/from an earlier run\)$/);
     else expect(mtAgain).not.toMatch(/from an earlier run\)$/);
-    // A whole smoke experiment run twice: about 30 s on a quiet machine, over 120 s with a pretraining beside it.
-  }, 300_000);
+
+    // Mean Teacher left out: nothing retrains (the lever is in no key), and no Mean Teacher run is trained or listed.
+    const lean = await jsonLinesOf(() =>
+      experimentCommand.run(['acdc', '--budget', 'smoke', '--set', 'method=v1', '--set', 'temperature=0.3', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'readout=off', '--set', 'meanTeacher=off', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']),
+    );
+    expect(lean.code).toBe(0);
+    const leanRuns = lean.lines.filter((e) => e.event === 'log' && /^regime /.test(String(e.text))).map((e) => String(e.text));
+    expect(leanRuns.map((t) => t.split(':')[0])).toEqual(['regime 1 seed 1 supervised', 'regime 1 seed 1 pix2rep-linear', 'regime 1 seed 1 pix2rep-finetune']);
+    for (const t of leanRuns) expect(t).toMatch(/from an earlier run\)$/);
+    // A whole smoke experiment run twice and read once from its cache: about 30 s on a quiet machine, 275 s
+    // beside two experiments; the limit only catches a hang.
+  }, 600_000);
 });
