@@ -130,8 +130,8 @@ const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedd
  * baseline's own run and is reused.
  */
 const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips'];
-/** Keys the linear probe does not depend on (it has its own step count): left out of its runs' cache keys. */
-const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream'];
+/** Keys the linear probe does not depend on (its own step count; no backbone to fine-tune): left out of its runs' cache keys. */
+const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream', 'finetuneLr'];
 /** Keys that change no result (what is observed, which runs are trained): left out of cache keys and folder names. */
 const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps', 'meanTeacher', 'baselines'];
 

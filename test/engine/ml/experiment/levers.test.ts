@@ -122,6 +122,8 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'scratch')).not.toBe(scratch);
     expect(runCacheKey(budget, split, pre, { downstream: 600 })).not.toBe(plain);
     expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'linear')).toBe(probe);
+    // Nor fine-tuning's rate: the probe trains no backbone.
+    expect(runCacheKey(budget, split, pre, { finetuneLr: 1e-3, downstream: 600 }, 'test', 'linear')).toBe(probe);
     expect(runCacheKey(budget, split, pre, { downstream: 600, rotation: 180 }, 'dev', 'linear')).toBe(runCacheKey(budget, split, pre, { rotation: 180 }, 'dev', 'linear'));
     // Mean Teacher on the supervised network: shared like the baseline, but its unlabeled pool follows `frames`.
     const mt = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true, meanTeacher: 'supervised' });
