@@ -13,7 +13,7 @@ const USAGE = [
   '              [--steps N] [--batch B] [--seed N] [--workspace DIR] [--json]',
   '',
   "Learns a segmentation model from the workspace's annotated slices (drawn or imported; predictions never",
-  'train). linear: 1×1 head on a frozen pretrained backbone; finetune: the whole network (backbone lr 5e-5, head',
+  'train). linear: 1×1 head on a frozen pretrained backbone; finetune: the whole network (backbone lr 1e-3, head',
   '1e-2); mean-teacher: fine-tuning (or supervised without --backbone) plus an EMA teacher on unlabeled slices;',
   'supervised: the same U-Net from random weights. Held-back annotated slices choose the best step and stop',
   'training early. The model is stored in the workspace (pix2rep models list). --json prints JSON lines.',

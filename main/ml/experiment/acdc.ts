@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { BackendName } from '../../contract/engine.js';
 import { EngineFailure } from '../../engine/errors.js';
 import { tf } from '../tf.js';
-import { pretrainConfig, type PretrainMethod } from '../config.js';
+import { DOWNSTREAM, pretrainConfig, type PretrainMethod } from '../config.js';
 import { runPretraining } from '../pretrain/loop.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
@@ -13,7 +13,7 @@ import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, withBudgetFinetuneLr, type Levers } from './levers.js';
+import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
 import { labeledSlicesOf, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
@@ -203,7 +203,10 @@ export function runCacheKey(
     return hash({ budget: budgetKey(budget, false), split, levers: recipeLevers({ ...scratchLevers(levers), ...pool }), evalOn, scratch: true, meanTeacher: 'supervised' });
   }
   const recipe = method === 'linear' ? linearLevers(levers) : recipeLevers(levers);
-  const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining };
+  // Runs at the default fine-tuning rate name it: the default changed (5e-5 → 1e-3, 26 Nov), and a run of the
+  // old one must be retrained, not reused as the new one. A rate set by lever is in the levers already.
+  const rate = method === 'other' && levers.finetuneLr === undefined ? { finetuneLr: DOWNSTREAM.fineTuneBackboneLr } : {};
+  const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining, ...rate };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }
 
@@ -355,7 +358,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
     const finetunesBackbone = backbone !== null && mode !== 'linear';
     const config = fewShotConfig(mode, {
-      ...leverFewShotOverrides(withBudgetFinetuneLr(levers, budget), finetunesBackbone),
+      ...leverFewShotOverrides(levers, finetunesBackbone),
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
       preprocess: pre,

@@ -37,15 +37,13 @@ export interface Budget {
   meanTeacher: boolean;
   /*
    * A budget's own recipe where it differs from the app's defaults. Optional so that budgets without them keep
-   * the run-cache keys they had (the budget object is part of every key). `--set method=`, `--set workers=`
-   * and `--set finetuneLr=` override them.
+   * the run-cache keys they had (the budget object is part of every key). `--set method=` and `--set workers=`
+   * override them.
    */
   /** Pretraining methods run (v1 and v2 when absent). */
   pretrainMethods?: PretrainMethod[];
   /** Data-parallel pretraining workers (one process when absent). */
   pretrainWorkers?: number;
-  /** Fine-tuning's backbone learning rate (the app's 5e-5 when absent). */
-  finetuneLr?: number;
 }
 
 const SMALL: ModelConfig = {
@@ -95,10 +93,9 @@ export const BUDGETS: Record<BudgetName, Budget> = {
   },
   // One night of pretraining on both cores (2.59 s a step: 12,000 steps ≈ 8.6 h), v1 only (v2 has not earned
   // its cost: 150 steps only, below v1), then the downstream runs at the length where the supervised baseline
-  // reaches the reference's 0.53–0.59 (600 steps; 60 left every method undertrained), fine-tuning's backbone
-  // at 1e-3 (at 600 steps the paper's 5e-5 peaked at step 100 and fell to 0.184; 1e-3 gave 0.381 and 0.535 on
-  // two seeds, EVALUATION.md). The downstream runs take about as long again on one core: the experiment runs
-  // in parts (resumable).
+  // reaches the reference's 0.53–0.59 (600 steps; 60 left every method undertrained; fine-tuning at the app's
+  // backbone rate, 1e-3 since these measurements). The downstream runs take 6–9 h more on one core, about half
+  // with --jobs 2: the experiment runs in parts (resumable).
   night: {
     name: 'night',
     model: modelPreset('compact'),
@@ -110,7 +107,6 @@ export const BUDGETS: Record<BudgetName, Budget> = {
     poolPatients: null,
     downstreamSteps: 600,
     linearSteps: 500,
-    finetuneLr: 1e-3,
     batch: 8,
     validateEvery: 100,
     patience: 4,
@@ -147,7 +143,6 @@ export function budgetRecipeText(b: Budget): string {
   const parts = [
     ...(b.pretrainMethods ? [`pretraining ${b.pretrainMethods.join(' and ')} only`] : []),
     ...(b.pretrainWorkers ? [`on ${b.pretrainWorkers} data-parallel workers`] : []),
-    ...(b.finetuneLr !== undefined ? [`fine-tuning's backbone rate ${b.finetuneLr}`] : []),
   ];
   return parts.length ? ` Recipe: ${parts.join(', ')}.` : '';
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pretrainConfig } from '../../../../main/ml/config.js';
-import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
 import { BUDGETS, budgetRecipeText, READOUT_PLANS } from '../../../../main/ml/experiment/budgets.js';
-import { downstreamSchedule, leverFewShotOverrides, withBudgetFinetuneLr } from '../../../../main/ml/experiment/levers.js';
+import { downstreamSchedule } from '../../../../main/ml/experiment/levers.js';
 import { NIGHT_SECONDS, referenceStepSeconds } from '../../../../main/ml/pretrain/expectation.js';
 
 describe('the night budget', () => {
@@ -20,23 +19,15 @@ describe('the night budget', () => {
     expect(READOUT_PLANS.night).toEqual({ every: 1000, probeSteps: READOUT_PLANS['2h']!.probeSteps });
   });
 
-  it('trains downstream at the measured length, fine-tuning the backbone at 1e-3 unless a lever says otherwise', () => {
+  it('trains downstream at the measured length', () => {
     expect(downstreamSchedule(night, {})).toEqual({ steps: 600, validateEvery: 100, patience: 4 });
-    const finetune = (levers: Parameters<typeof withBudgetFinetuneLr>[0]) => fewShotConfig('finetune', leverFewShotOverrides(withBudgetFinetuneLr(levers, night), true)).lr.backbone;
-    expect(finetune({})).toBe(1e-3);
-    expect(finetune({ finetuneLr: 5e-5 })).toBe(5e-5);
-    // The supervised baseline and the linear probe train no pretrained backbone: the budget's rate is not theirs.
-    expect(leverFewShotOverrides(withBudgetFinetuneLr({}, night), false)).toEqual({});
-    // Budgets without a rate of their own leave the app's default.
-    expect(withBudgetFinetuneLr({}, BUDGETS['2h'])).toEqual({});
-    expect(fewShotConfig('finetune', leverFewShotOverrides(withBudgetFinetuneLr({}, BUDGETS['2h']), true)).lr.backbone).toBe(fewShotConfig('finetune').lr.backbone);
   });
 
   it('says its recipe in the report; budgets without one carry none of its keys, so their cached runs keep their keys', () => {
-    expect(budgetRecipeText(night)).toBe(" Recipe: pretraining pix2rep only, on 2 data-parallel workers, fine-tuning's backbone rate 0.001.");
+    expect(budgetRecipeText(night)).toBe(' Recipe: pretraining pix2rep only, on 2 data-parallel workers.');
     for (const name of ['smoke', '2h', 'paper'] as const) {
       expect(budgetRecipeText(BUDGETS[name])).toBe('');
-      for (const key of ['pretrainMethods', 'pretrainWorkers', 'finetuneLr']) expect(Object.keys(BUDGETS[name])).not.toContain(key);
+      for (const key of ['pretrainMethods', 'pretrainWorkers']) expect(Object.keys(BUDGETS[name])).not.toContain(key);
     }
   });
 });

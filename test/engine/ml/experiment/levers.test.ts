@@ -97,7 +97,8 @@ describe('run cache key and dev roles', () => {
     const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
     // The formula written out: the budget without the probe's steps, or with them, the probe's kind and its cache rule.
     const { linearSteps, ...rest } = budget;
-    const plain = hash({ budget: rest, split, pretraining: pre });
+    // A fine-tuned run at the default rate names it (1e-3 since 26 Nov); the probe's does not (no backbone trained).
+    const plain = hash({ budget: rest, split, pretraining: pre, finetuneLr: 1e-3 });
     const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps, cache: 'kept-pixels' } }, split, pretraining: pre });
     const scratch = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true });
     expect(runCacheKey(budget, split, pre)).toBe(plain);
@@ -112,6 +113,8 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { meanTeacher: false, baselines: false })).toBe(plain);
     expect(runCacheKey(budget, split, pre, { meanTeacher: false }, 'test', 'scratch')).toBe(scratch);
     expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(plain);
+    // A rate set by lever keys as before the default changed: the lever, no default beside it.
+    expect(runCacheKey(budget, split, pre, { finetuneLr: 1e-3 }, 'dev')).toBe(hash({ budget: rest, split, pretraining: pre, levers: { finetuneLr: 1e-3 }, evalOn: 'dev' }));
     expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(plain);
     // The scratch baseline ignores pretraining and its levers, not the downstream or architecture ones.
     expect(runCacheKey(budget, split, [], { temperature: 0.1, steps: 900, views: 'geometric' }, 'test', 'scratch')).toBe(scratch);

@@ -122,7 +122,7 @@ describe('few-shot building blocks', () => {
         // Without validation slices the last step is kept, so the fine-tuned weights are the trained ones.
         expect(ft.record.validationDice).toBeNull();
         expect(snapshot(ft.segmenter).get('enc0.c1.w')).not.toEqual(w0);
-        expect(ft.record.config.lr).toEqual({ head: 1e-2, backbone: 5e-5 });
+        expect(ft.record.config.lr).toEqual({ head: 1e-2, backbone: 1e-3 });
         expect(mt.record.curves.loss.every((l) => typeof l.consistency === 'number' && l.consistency >= 0)).toBe(true);
         expect(mt.record.meanTeacherBase).toBe('finetune');
         expect(mt.record.data.unlabeledSlices).toBe(6);
