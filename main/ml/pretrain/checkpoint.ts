@@ -51,6 +51,11 @@ export interface CheckpointHeader {
   config: PretrainConfig;
   provenance: DataProvenance;
   split: { train: number; validation: number };
+  /**
+   * Fingerprint of the validation slices' ids (absent in checkpoints before 26 Nov): a best validation loss is
+   * only comparable with losses on the same slices.
+   */
+  validationSet?: string;
   history: HistoryPoint[];
   validation: ValidationPoint[];
   bestValidationLoss: number | null;

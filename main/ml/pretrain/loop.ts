@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -136,6 +137,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
   const validateEvery = config.train.validateEvery > 0 ? config.train.validateEvery : stepsPerEpoch;
   const checkpointEvery = opts.checkpointEvery ?? stepsPerEpoch;
   const valSlices = split.validation.slice(0, config.train.validationMaxSlices);
+  const validationSet = createHash('sha256').update(JSON.stringify(valSlices.map((i) => source.slices[i]!.id))).digest('hex').slice(0, 16);
 
   const net = createNet(config.model, deriveSeed(seed, STREAM.init));
   const adam = new Adam(config.optimizer, net.params);
@@ -154,7 +156,10 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
     step = resumeHeader.step;
     history = resumeHeader.history;
     validation = resumeHeader.validation;
-    best = resumeHeader.bestValidationLoss;
+    // The best loss carries over only when it was measured on these validation slices: another split (a grown
+    // library, or a checkpoint from before slice ids stopped naming the data's folder) starts best afresh, so
+    // best.p2r is chosen among losses that compare.
+    best = resumeHeader.validationSet === validationSet ? resumeHeader.bestValidationLoss : null;
     resumeCk = null;
   }
   const resumedFrom = resumeHeader ? step : null;
@@ -208,6 +213,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       config,
       provenance: source.provenance(),
       split: { train: split.train.length, validation: split.validation.length },
+      validationSet,
       history,
       validation,
       bestValidationLoss: best,

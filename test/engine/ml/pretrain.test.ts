@@ -211,11 +211,32 @@ describe('pretraining loop', () => {
     let maxDiff = 0;
     for (let i = 0; i < wa.length; i++) maxDiff = Math.max(maxDiff, Math.abs(wa[i]! - wb[i]!));
     expect(maxDiff).toBeLessThan(1e-5);
+    // The same validation slices: the best loss carries over the resume, as in the uninterrupted run.
+    expect(b2.bestValidationLoss).toBe(a.bestValidationLoss);
 
     const { net, header } = await loadPretrainedNet(a.lastCheckpoint);
     expect(header.step).toBe(8);
     expect(Object.keys(net.params).some((k) => k.startsWith('head.'))).toBe(false);
     disposeNet(net);
+  });
+
+  it('starts the best validation loss afresh when a resume validates on other slices', async () => {
+    const cfg = { ...tinyConfig(), train: { ...tinyConfig().train, validateEvery: 2 } };
+    const out = join(dir, 'resplit');
+    const c1 = await runPretraining({ config: cfg, source, outDir: out, steps: 4 });
+    expect(c1.bestValidationLoss).not.toBeNull();
+    const before = (await readCheckpoint(c1.lastCheckpoint)).header.validationSet;
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    // The same images under other ids (as a library whose ids changed): another validation split.
+    const renamed = arraySliceSource(images, S, (i) => `renamed${i % 3}`);
+    const c2 = await runPretraining({ config: cfg, source: renamed, outDir: out, steps: 8, resume: true });
+    expect(c2.resumedFrom).toBe(4);
+    const after = c2.validation.filter((v) => v.step > 4);
+    expect(after.map((v) => v.step)).toEqual([6, 8]);
+    expect(c2.bestValidationLoss).toBe(Math.min(...after.map((v) => v.loss)));
+    const best = await readCheckpoint(c2.bestCheckpoint!);
+    expect(best.header.step).toBeGreaterThan(4);
+    expect(best.header.validationSet).not.toBe(before);
   });
 
   it('stops on cancellation with a resumable checkpoint, and by epochs', async () => {
