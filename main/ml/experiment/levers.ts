@@ -114,7 +114,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   } },
   flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
   views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
-  finetuneLr: { help: 'backbone learning rate of fine-tuning (default 1e-3 since 26 Nov, the paper 5e-5; the supervised baseline keeps its own)', parse: (v) => posNum('finetuneLr', v) },
+  finetuneLr: { help: "backbone learning rate of fine-tuning (default 1e-3 since 26 Nov; the paper's 5e-5 before; the supervised baseline keeps its own)", parse: (v) => posNum('finetuneLr', v) },
   workers: { help: 'data-parallel pretraining workers (2 uses both cores; per-shard loss, so its own checkpoints)', parse: (v) => posInt('workers', v) },
   meanTeacher: { help: 'on or off: train the Mean Teacher runs (default: as the budget says); no run changes', parse: (v) => oneOf('meanTeacher', v, ['on', 'off'] as const) === 'on' },
   baselines: { help: 'on or off: train the supervised baseline at more labeled patients (default: as the budget says)', parse: (v) => oneOf('baselines', v, ['on', 'off'] as const) === 'on' },
