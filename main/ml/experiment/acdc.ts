@@ -15,7 +15,7 @@ import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
 import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
-import { labeledSlicesOf, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
+import { labeledSlicesOf, mean, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
 
 export { patientFiles, STRUCTURES, type MethodId, type PatientFiles, type RunResult } from './run.js';
@@ -209,8 +209,6 @@ export function runCacheKey(
   const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining, ...rate };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /**
  * Finished runs are kept in the work folder, keyed by everything that decides their result (budget, split,

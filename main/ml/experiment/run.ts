@@ -146,7 +146,8 @@ export class RunData {
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+/** Arithmetic mean; 0 for none (a regime with no runs scores nothing). */
+export const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 async function score(seg: Segmenter, preprocess: PreprocessConfig, scored: ScoredVolumes): Promise<RunResult['patients']> {
   const out: RunResult['patients'] = [];
