@@ -13,7 +13,7 @@ import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers } from './levers.js';
+import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers, type NetworkStart } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
 import { labeledSlicesOf, mean, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
@@ -282,7 +282,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
-  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
+  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : levers.method === 'none' ? [] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
   const workers = levers.workers ?? budget.pretrainWorkers;
   for (const method of pretrainMethods) {
     const cfg = pretrainConfig('compact', {
@@ -354,9 +354,9 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     );
   const specOf = (regime: string, seed: number, id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId): RunSpec => {
     // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
-    const finetunesBackbone = backbone !== null && mode !== 'linear';
+    const start: NetworkStart = backbone === null ? 'scratch' : mode === 'linear' ? 'frozen' : 'finetuned';
     const config = fewShotConfig(mode, {
-      ...leverFewShotOverrides(levers, finetunesBackbone),
+      ...leverFewShotOverrides(levers, start),
       meanTeacherBase: mode === 'mean-teacher' ? (backbone ? 'finetune' : 'supervised') : undefined,
       model,
       preprocess: pre,

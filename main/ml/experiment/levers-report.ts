@@ -109,12 +109,17 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
     `Scored on ${ev.on === 'dev' ? 'dev' : 'test'} patients ${ev.patients.join(', ')}; model selection on dev ${ev.selection.join(', ')}` +
       (ev.on === 'dev' ? '; the test patients were not looked at.' : '.'),
     '',
-    `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}` +
-      (r.pretrainingData ? ` (${r.pretrainingData.slices} slices${r.pretrainingData.cinePatients ? `, ${r.pretrainingData.cinePatients} pool patients with every cine frame` : ''}).` : '.'),
+    pretrainingLine(r),
     '',
     `3D Dice (per patient: mean of ED and ES; then mean over patients; mean ± SD over seeds):`,
     '',
     ...diceTableLines(r),
   ];
   return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + downstreamCurveMarkdown(r) + readoutMarkdown(r);
+}
+
+function pretrainingLine(r: ExperimentResult): string {
+  const pool = r.pretrainingData ? `${r.pretrainingData.slices} slices${r.pretrainingData.cinePatients ? `, ${r.pretrainingData.cinePatients} pool patients with every cine frame` : ''}` : null;
+  if (r.pretraining.length === 0) return `Pretraining: none (\`method=none\`)${pool ? `; the pool (${pool}) is Mean Teacher's unlabeled data.` : '.'}`;
+  return `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}${pool ? ` (${pool}).` : '.'}`;
 }

@@ -13,8 +13,11 @@ export interface Levers {
   temperature?: number;
   /** Pixel locations sampled per pretraining batch. */
   samples?: number;
-  /** Pretraining method run (and the downstream methods built on it): v1 = pix2rep, v2 = pix2rep-v2. */
-  method?: 'v1' | 'v2';
+  /**
+   * Pretraining method run (and the downstream methods built on it): v1 = pix2rep, v2 = pix2rep-v2; none runs no
+   * pretraining and only the networks trained from scratch (a downstream lever's question about the baseline).
+   */
+  method?: 'v1' | 'v2' | 'none';
   /** Embedding size D (the projection head follows it). */
   embedding?: number;
   /** Channels of the first U-Net level. */
@@ -49,6 +52,12 @@ export interface Levers {
    * 26 Nov, measured against the paper's 5e-5 (`finetuneLr=5e-5` runs that). The supervised baseline keeps its own.
    */
   finetuneLr?: number;
+  /**
+   * Head learning rate of the networks trained from scratch (the supervised baseline, Mean Teacher on it),
+   * whose whole network otherwise trains at 1e-3; fine-tuning's head trains at 1e-2. Measures whether that
+   * difference of recipe, rather than the pretrained start, is what a fine-tuned network gains.
+   */
+  scratchHeadLr?: number;
   /**
    * Data-parallel pretraining workers (2: both cores, about half the wall time per step). A recipe change: each
    * worker's contrastive loss sees only its own shard's negatives (docs/PERFORMANCE.md), so its checkpoints
@@ -94,7 +103,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
     if (n < 2) throw new Error(`samples must be ≥ 2, got "${v}"`);
     return n;
   } },
-  method: { help: 'v1 or v2: run only that pretraining method and its downstream methods', parse: (v) => oneOf('method', v, ['v1', 'v2'] as const) },
+  method: { help: 'v1 or v2: run only that pretraining method and its downstream methods; none: no pretraining, only the networks from scratch', parse: (v) => oneOf('method', v, ['v1', 'v2', 'none'] as const) },
   embedding: { help: 'embedding size D (head follows)', parse: (v) => posInt('embedding', v) },
   base: { help: 'U-Net base width', parse: (v) => posInt('base', v) },
   lr: { help: 'pretraining learning rate (default 4.7e-4)', parse: (v) => posNum('lr', v) },
@@ -115,6 +124,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
   views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
   finetuneLr: { help: "backbone learning rate of fine-tuning (default 1e-3 since 26 Nov; the paper's 5e-5 before; the supervised baseline keeps its own)", parse: (v) => posNum('finetuneLr', v) },
+  scratchHeadLr: { help: "head learning rate of the networks trained from scratch (default 1e-3, as the rest of them; fine-tuning's head: 1e-2)", parse: (v) => posNum('scratchHeadLr', v) },
   workers: { help: 'data-parallel pretraining workers (2 uses both cores; per-shard loss, so its own checkpoints)', parse: (v) => posInt('workers', v) },
   meanTeacher: { help: 'on or off: train the Mean Teacher runs (default: as the budget says); no run changes', parse: (v) => oneOf('meanTeacher', v, ['on', 'off'] as const) === 'on' },
   baselines: { help: 'on or off: train the supervised baseline at more labeled patients (default: as the budget says)', parse: (v) => oneOf('baselines', v, ['on', 'off'] as const) === 'on' },
@@ -129,9 +139,9 @@ const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedd
  * downstream augmentation. Every other lever acts through pretraining, so a supervised run under it is the
  * baseline's own run and is reused.
  */
-const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips'];
+const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips', 'scratchHeadLr'];
 /** Keys the linear probe does not depend on (its own step count; no backbone to fine-tune): left out of its runs' cache keys. */
-const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream', 'finetuneLr'];
+const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream', 'finetuneLr', 'scratchHeadLr'];
 /** Keys that change no result (what is observed, which runs are trained): left out of cache keys and folder names. */
 const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps', 'meanTeacher', 'baselines'];
 
@@ -222,17 +232,22 @@ export function leverPretrainOverrides(l: Levers, pretrainSteps: number): Pretra
   return o;
 }
 
+/** How a downstream method's network starts: from scratch, from a backbone it fine-tunes, or on a frozen backbone. */
+export type NetworkStart = 'scratch' | 'finetuned' | 'frozen';
+
 /**
  * Downstream overrides of one method: the same augmentation for every method, the supervised baseline
- * included; the fine-tuning backbone rate only where a pretrained backbone is fine-tuned.
+ * included; the fine-tuning backbone rate only where a pretrained backbone is fine-tuned, the scratch head
+ * rate only where a network starts from scratch.
  */
-export function leverFewShotOverrides(l: Levers, finetunesBackbone = false): FewShotOverrides {
+export function leverFewShotOverrides(l: Levers, start: NetworkStart): FewShotOverrides {
   const augment: NonNullable<FewShotOverrides['augment']> = {};
   if (l.rotation !== undefined) augment.rotationDeg = [-l.rotation, l.rotation];
   if (l.flips !== undefined) augment.flipWeights = l.flips ? { x: 1, y: 1, none: 1 } : { x: 0, y: 0, none: 1 };
+  const lr = start === 'finetuned' && l.finetuneLr !== undefined ? { backbone: l.finetuneLr } : start === 'scratch' && l.scratchHeadLr !== undefined ? { head: l.scratchHeadLr } : null;
   return {
     ...(Object.keys(augment).length ? { augment } : {}),
-    ...(finetunesBackbone && l.finetuneLr !== undefined ? { lr: { backbone: l.finetuneLr } } : {}),
+    ...(lr ? { lr } : {}),
   };
 }
 

@@ -21,10 +21,22 @@ describe('levers: pretraining views and the fine-tuning rate', () => {
 
   it('sets the backbone rate of fine-tuning only, never the supervised baseline nor the frozen probe', () => {
     const l = parseLevers(['finetuneLr=1e-3']);
-    expect(fewShotConfig('finetune', leverFewShotOverrides(l, true)).lr).toEqual({ head: 1e-2, backbone: 1e-3 });
-    expect(fewShotConfig('supervised', leverFewShotOverrides(l, false)).lr).toEqual({ head: 1e-3, backbone: 1e-3 });
-    expect(fewShotConfig('linear', leverFewShotOverrides(l, false)).lr.backbone).toBe(0);
+    expect(fewShotConfig('finetune', leverFewShotOverrides(l, 'finetuned')).lr).toEqual({ head: 1e-2, backbone: 1e-3 });
+    expect(fewShotConfig('supervised', leverFewShotOverrides(l, 'scratch')).lr).toEqual({ head: 1e-3, backbone: 1e-3 });
+    expect(fewShotConfig('linear', leverFewShotOverrides(l, 'frozen')).lr.backbone).toBe(0);
     expect(() => parseLevers(['finetuneLr=0'])).toThrow(/finetuneLr must be a number > 0/);
     expect(() => parseLevers(['views=none'])).toThrow(/views must be one of paper, geometric/);
+  });
+
+  it("sets the head rate of the networks from scratch only, leaving fine-tuning's and the probe's alone", () => {
+    const l = parseLevers(['scratchHeadLr=1e-2']);
+    expect(fewShotConfig('supervised', leverFewShotOverrides(l, 'scratch')).lr).toEqual({ head: 1e-2, backbone: 1e-3 });
+    expect(fewShotConfig('mean-teacher', { meanTeacherBase: 'supervised', ...leverFewShotOverrides(l, 'scratch') }).lr).toEqual({ head: 1e-2, backbone: 1e-3 });
+    expect(fewShotConfig('finetune', leverFewShotOverrides(l, 'finetuned')).lr).toEqual({ head: 1e-2, backbone: 1e-3 });
+    expect(fewShotConfig('linear', leverFewShotOverrides(l, 'frozen')).lr).toEqual({ head: 7.6e-3, backbone: 0 });
+    expect(leverSlug(l)).toBe('scratchHeadLr-0.01');
+    expect(() => parseLevers(['scratchHeadLr=-1'])).toThrow(/scratchHeadLr must be a number > 0/);
+    expect(parseLevers(['method=none'])).toEqual({ method: 'none' });
+    expect(() => parseLevers(['method=v3'])).toThrow(/method must be one of v1, v2, none/);
   });
 });

@@ -78,14 +78,14 @@ describe('lever parsing', () => {
     expect(cfg.loss).toMatchObject({ temperature: 0.2, method: 'pix2rep-v2', samples: 1000 });
     expect(leverPretrainOverrides({}, 150)).toEqual({});
     // Every downstream method gets the same augmentation, the supervised baseline included.
-    const d = leverFewShotOverrides({ rotation: 180, flips: true });
+    const d = leverFewShotOverrides({ rotation: 180, flips: true }, 'scratch');
     for (const mode of ['supervised', 'linear', 'finetune', 'mean-teacher'] as const) {
       const f = fewShotConfig(mode, { ...d, steps: 5 });
       expect(f.augment.rotationDeg).toEqual([-180, 180]);
       expect(f.augment.flipWeights).toEqual({ x: 1, y: 1, none: 1 });
       expect(f.augment.zoomScale).toEqual([0.85, 1.15]);
     }
-    expect(fewShotConfig('supervised', leverFewShotOverrides({})).augment.rotationDeg).toEqual([-30, 30]);
+    expect(fewShotConfig('supervised', leverFewShotOverrides({}, 'scratch')).augment.rotationDeg).toEqual([-30, 30]);
   });
 });
 
@@ -135,6 +135,13 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { frames: 'cine' }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
     expect(runCacheKey(budget, split, pre, { downstream: 600 }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
     expect(mt).not.toBe(scratch);
+    // The scratch head rate retrains the networks from scratch (and, keyed by the whole recipe, the fine-tuned
+    // ones); never the probe.
+    expect(runCacheKey(budget, split, pre, { scratchHeadLr: 1e-2 }, 'test', 'scratch')).not.toBe(scratch);
+    expect(runCacheKey(budget, split, pre, { scratchHeadLr: 1e-2 }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
+    expect(runCacheKey(budget, split, pre, { scratchHeadLr: 1e-2 }, 'test', 'linear')).toBe(probe);
+    // No pretraining is not a scratch network's lever: method=none shares the baseline's runs.
+    expect(runCacheKey(budget, split, [], { method: 'none', downstream: 600 }, 'dev', 'scratch')).toBe(runCacheKey(budget, split, pre, { method: 'v1', downstream: 600 }, 'dev', 'scratch'));
   });
 
   it('stretches the validation schedule with the downstream length, keeping its share of the run', () => {
@@ -313,6 +320,18 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke with l
     const leanRuns = lean.lines.filter((e) => e.event === 'log' && /^regime /.test(String(e.text))).map((e) => String(e.text));
     expect(leanRuns.map((t) => t.split(':')[0])).toEqual(['regime 1 seed 1 supervised', 'regime 1 seed 1 pix2rep-linear', 'regime 1 seed 1 pix2rep-finetune']);
     for (const t of leanRuns) expect(t).toMatch(/from an earlier run\)$/);
+
+    // No pretraining: only the network from scratch, the same run again, and no pretraining folder made.
+    const none = await jsonLinesOf(() =>
+      experimentCommand.run(['acdc', '--budget', 'smoke', '--set', 'method=none', '--set', 'rotation=180', '--set', 'flips=on', '--set', 'meanTeacher=off', '--eval', 'dev', '--data', dataPath('acdc'), '--work', work, '--report', report, '--json']),
+    );
+    expect(none.code).toBe(0);
+    const noneDone = none.lines.find((e) => e.event === 'done') as { runs: Array<{ method: string }>; pretraining: unknown[] };
+    expect(noneDone.runs.map((r) => r.method)).toEqual(['supervised']);
+    expect(noneDone.pretraining).toEqual([]);
+    expect(none.lines.filter((e) => e.event === 'log' && /^regime 1 seed 1 supervised: .*from an earlier run\)$/.test(String(e.text)))).toHaveLength(1);
+    expect(readdirSync(join(work, 'levers')).filter((d) => d.startsWith('pretrain_') && d.includes('none'))).toEqual([]);
+    expect(readFileSync(report, 'utf8')).toContain("Pretraining: none (`method=none`); the pool (");
     // A whole smoke experiment run twice and read once from its cache: about 30 s on a quiet machine, 275 s
     // beside two experiments; the limit only catches a hang.
   }, 600_000);
