@@ -98,6 +98,8 @@ export const PretrainExpectation = z.object({
   /** The expectation in one sentence, and the readout's when there is one. */
   text: z.string(),
   readoutText: z.string().nullable(),
+  /** The measured fine-tuning gain at the run's planned length (docs/EVALUATION.md); null for any configuration not measured. */
+  gainText: z.string().nullable(),
 });
 export type PretrainExpectation = z.infer<typeof PretrainExpectation>;
 

@@ -3,8 +3,10 @@ import { EngineFailure } from '../../engine/errors.js';
 import { openLibrary, type Library } from '../../library/library.js';
 import { modelReadouts } from '../../library/readouts.js';
 import { pretrainConfig, type PretrainConfig } from '../config.js';
+import { comparableKey } from './comparable.js';
 import { expectBudget, expectWindow, NIGHT_SECONDS, referenceStepSeconds, spokenDuration, stepsPerEpochOf } from './expectation.js';
 import { librarySliceSource } from './library-source.js';
+import { measuredGainText } from './measured-gain.js';
 import { splitSlices } from './source.js';
 import type { ProbeKind } from './readout.js';
 
@@ -13,15 +15,11 @@ import type { ProbeKind } from './readout.js';
  * app's pretraining form before anything runs. The step time is this machine's own when a finished pretraining
  * of the same configuration is in the catalogue (its recorded throughput), else the bench reference of the
  * configuration (expectation.ts), else unknown: then only steps and epochs are said, never a made-up time.
- * A stored readout of a comparable backbone is quoted as it was measured.
+ * A stored readout of a comparable backbone is quoted as it was measured, and so is the gain fine-tuning drew
+ * from pretraining where that was measured (measured-gain.ts; that configuration only).
  */
 
 type Params = ParsedParams<'ml.pretrainExpectation'>;
-
-/** What makes two runs' step times and readouts comparable: the network, the loss, the input and the batch. */
-export function comparableKey(cfg: PretrainConfig): string {
-  return JSON.stringify([cfg.loss.method, cfg.loss.samples, cfg.model.unet, cfg.model.head, cfg.preprocess.size, cfg.preprocess.spacingMm, cfg.train.batch]);
-}
 
 interface MeasuredStep {
   secondsPerStep: number;
@@ -175,6 +173,9 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
   const readoutText = readout
     ? `A comparable backbone here, ${readout.name}, reached a linear-probe mean Dice of ${readout.mean.toFixed(3)} at step ${readout.step.toLocaleString('en-US')} (epoch ${readout.epoch.toFixed(1)}).`
     : null;
+  // The gain belongs to the run's whole length, as the job plans it (jobs/tasks/pretrain.ts): an overnight job
+  // goes on night after night to its epoch limit, a length known even before any step time is.
+  const plannedSteps = p.budget.kind === 'overnight' ? (p.budget.amount ?? config.train.maxEpochs) * stepsPerEpoch : steps;
   return {
     trainSlices,
     validationSlices: split.validation.length,
@@ -190,5 +191,6 @@ export async function pretrainExpectation(workspace: string, p: Params): Promise
     readout,
     text,
     readoutText,
+    gainText: measuredGainText(config, plannedSteps),
   };
 }

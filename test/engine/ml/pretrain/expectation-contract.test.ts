@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../../main/engine/create.js';
 import type { Engine } from '../../../../main/engine/engine.js';
 import { READOUT_FILE_NAME } from '../../../../main/library/readouts.js';
+import { MEASURED_GAIN } from '../../../../main/ml/pretrain/measured-gain.js';
 import { READOUT_FILE, writeReadout, type ReadoutRecord } from '../../../../main/ml/pretrain/readout.js';
 import { finishedPretrainRun } from '../../../support/pretrain-runs.js';
 import { syntheticWorkspace } from '../../jobs/fixture.js';
@@ -43,6 +44,14 @@ describe('pretraining expectation and readouts on the contract', () => {
     // 1000 × 5.42 s = 5420 s = 90.3 min → "1 h 30 min".
     expect(e.seconds).toBeCloseTo(5420, 6);
     expect(e.text).toBe(`1,000 steps: about 1 h 30 min, 1000.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md).`);
+    // The default request (compact, v1, batch 8, 128²) is the measured configuration: 1,000 planned steps quote
+    // the 900-step point (measured-gain.test.ts has every sentence).
+    expect(MEASURED_GAIN.points.map((q) => q.pretrainSteps)).toEqual([900, 2780]);
+    expect(e.gainText).toBe(
+      "Measured on ACDC (docs/EVALUATION.md): after 900 pretraining steps with these settings (the longest measured length within this run's 1,000), " +
+        'fine-tuning for 600 steps at one labeled patient scored +0.005 mean Dice over an untrained start (3 seeds: −0.021, +0.038, −0.001; ' +
+        'single runs differ by up to 0.4 between seeds): no clear gain in segmentation at that length; the linear-probe readout measures what the backbone itself learns.',
+    );
 
     // Overnight: 32400 s / 5.42 s = 5977.9 → 5977 steps; two workers: 32400 / 2.59 = 12509.7 → 12509.
     const night = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight' } });
@@ -52,16 +61,21 @@ describe('pretraining expectation and readouts on the contract', () => {
       `Overnight (22:00–07:00, 9 h): about 5,977 steps, 5977.0 epochs of ${e.trainSlices} training slices at 5.42 s/step (reference step time, docs/PERFORMANCE.md); ` +
         'without an epoch limit it stops after 200 epochs, about 1 night.',
     );
+    // The gain is for the run's whole length, not one night's: 200 epochs of one step stop at 200 steps.
+    expect(night.gainText).toMatch(/^Measured on ACDC \(docs\/EVALUATION\.md\): this run's 200 steps are fewer than any measured; after 900 pretraining steps/);
     const two = await engine.call('ml.pretrainExpectation', { budget: { kind: 'overnight', amount: 20000 } , workers: 2 });
     expect(two.steps).toBe(12509);
     // 20000 epochs of one step each at 12509 steps a night: 2 nights.
     expect(two.nights).toBe(2);
     expect(two.text).toMatch(/at 2\.59 s\/step \(reference step time, docs\/PERFORMANCE\.md, 2 workers\); 20000 epochs take about 2 nights\.$/);
+    // 20,000 epochs of one step: beyond the longest measured point.
+    expect(two.gainText).toMatch(/after 2,780 pretraining steps with these settings, the longest measured \(longer runs, like this one's 20,000, are not measured yet\)/);
 
     // Epochs budget: 10 epochs of 1 step.
     const ep = await engine.call('ml.pretrainExpectation', { budget: { kind: 'epochs', amount: 10 } });
     expect(ep).toMatchObject({ steps: 10, epochs: 10 });
     expect(ep.text).toMatch(/^10 epochs: about 54 s, 10\.0 epochs of/);
+    expect(ep.gainText).toMatch(/this run's 10 steps are fewer than any measured/);
   }, 60_000);
 
   it('says when no step time is known (paper preset) instead of inventing one', async () => {
@@ -70,6 +84,8 @@ describe('pretraining expectation and readouts on the contract', () => {
     expect(e.secondsPerStep).toBeNull();
     expect(e.seconds).toBeNull();
     expect(e.text).toMatch(/^5 epochs: 5\.0 epochs of \d+ training slices \(1 steps each\); no step time is known for this configuration on this machine yet/);
+    // Not the measured configuration: no gain is quoted for it.
+    expect(e.gainText).toBeNull();
   }, 60_000);
 
   it("uses this machine's last finished run of the same configuration, and quotes a comparable backbone's readout", async () => {
@@ -104,7 +120,10 @@ describe('pretraining expectation and readouts on the contract', () => {
     expect(after.readout).toEqual({ modelId: run.modelId, name: 'night-1', step: 500, epoch: 4.2, mean: 0.4, dice: { RV: 0.2, MYO: 0.35, LV: 0.65 } });
     expect(after.readoutText).toBe('A comparable backbone here, night-1, reached a linear-probe mean Dice of 0.400 at step 500 (epoch 4.2).');
     // Another method is another configuration: its expectation quotes no readout.
-    expect((await engine.call('ml.pretrainExpectation', { method: 'pix2rep-v2', budget: { kind: 'overnight' } })).readout).toBeNull();
+    const v2 = await engine.call('ml.pretrainExpectation', { method: 'pix2rep-v2', budget: { kind: 'overnight' } });
+    expect(v2.readout).toBeNull();
+    // Nor is v2 the configuration the gain was measured for.
+    expect(v2.gainText).toBeNull();
 
     // ml.readouts: per model and per job, read back from the file; a run without readout maps to null, a
     // damaged file is named with its reason.
