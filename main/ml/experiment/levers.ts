@@ -135,8 +135,8 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
 /** Keys that change the pretrained weights: a change gives the pretraining its own folder. */
 const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedding', 'base', 'lr', 'schedule', 'warmup', 'frames', 'steps', 'views', 'workers'];
 /**
- * Keys that change a network trained from scratch (the supervised baseline): its architecture and the
- * downstream augmentation. Every other lever acts through pretraining, so a supervised run under it is the
+ * Keys that change a network trained from scratch (the supervised baseline): its architecture, the
+ * downstream augmentation and length, and its head rate. Every other lever acts through pretraining, so a supervised run under it is the
  * baseline's own run and is reused.
  */
 const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips', 'scratchHeadLr'];
