@@ -242,6 +242,9 @@ class RunCache {
   }
 }
 
+/** The pretraining each value of the `method` lever runs (none: only the networks from scratch). */
+const PRETRAINING_OF_METHOD_LEVER: Record<NonNullable<Levers['method']>, PretrainMethod[]> = { v1: ['pix2rep'], v2: ['pix2rep-v2'], none: [] };
+
 export async function runAcdcExperiment(opts: ExperimentOptions): Promise<ExperimentResult> {
   const t0 = performance.now();
   const budget = BUDGETS[opts.budget];
@@ -282,7 +285,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
-  const pretrainMethods: PretrainMethod[] = levers.method === 'v1' ? ['pix2rep'] : levers.method === 'v2' ? ['pix2rep-v2'] : levers.method === 'none' ? [] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
+  const pretrainMethods: PretrainMethod[] = levers.method ? PRETRAINING_OF_METHOD_LEVER[levers.method] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
   const workers = levers.workers ?? budget.pretrainWorkers;
   for (const method of pretrainMethods) {
     const cfg = pretrainConfig('compact', {
