@@ -58,6 +58,8 @@ export interface ExperimentResult {
   backend: string;
   wallSeconds: number;
   pretraining: Array<{ method: PretrainMethod; steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string; readout?: ReadoutPoint[] }>;
+  /** The backbone of `untrained-finetune` (absent: no control ran, under a pretraining lever or in older results). */
+  control?: { method: PretrainMethod; steps: number; checkpoint: string };
   runs: RunResult[];
   split: { pool: number; dev: string[]; test: string[]; labeled: Record<string, string[]> };
   /** The overrides applied (absent: the budget as defined). */
@@ -242,6 +244,24 @@ class RunCache {
   }
 }
 
+type Backbone = NonNullable<RunSpec['backbone']>;
+
+/**
+ * Every downstream method but Mean Teacher, in training order, and the pretraining whose backbone it starts from
+ * (the control's is the one-step run, when the experiment has one).
+ */
+const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = [
+  { id: 'supervised', mode: 'supervised', backbone: null },
+  { id: 'untrained-finetune', mode: 'finetune', backbone: null },
+  { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
+  { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
+  { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
+  { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
+];
+
+/** The folder of the untrained control's one-step pretraining, beside the pretraining it controls. */
+export const CONTROL_FOLDER = 'pretrain-control';
+
 /** The pretraining each value of the `method` lever runs (none: only the networks from scratch). */
 const PRETRAINING_OF_METHOD_LEVER: Record<NonNullable<Levers['method']>, PretrainMethod[]> = { v1: ['pix2rep'], v2: ['pix2rep-v2'], none: [] };
 
@@ -287,14 +307,16 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const backbones: Partial<Record<PretrainMethod, string>> = {};
   const pretrainMethods: PretrainMethod[] = levers.method ? PRETRAINING_OF_METHOD_LEVER[levers.method] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
   const workers = levers.workers ?? budget.pretrainWorkers;
-  for (const method of pretrainMethods) {
-    const cfg = pretrainConfig('compact', {
-      ...leverPretrainOverrides(levers, pretrainSteps),
+  const configOf = (method: PretrainMethod, steps: number) =>
+    pretrainConfig('compact', {
+      ...leverPretrainOverrides(levers, steps),
       model,
       preprocess: pre,
-      loss: { ...leverPretrainOverrides(levers, pretrainSteps).loss, method },
+      loss: { ...leverPretrainOverrides(levers, steps).loss, method },
       train: { batch: budget.pretrainBatch, seed: 1 },
     });
+  for (const method of pretrainMethods) {
+    const cfg = configOf(method, pretrainSteps);
     const outDir = join(pretrainRoot, `pretrain-${method}`);
     log(`pretraining ${method}: ${pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
     const r = await runPretraining({
@@ -311,6 +333,17 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     const ck = r.bestCheckpoint ?? r.lastCheckpoint;
     backbones[method] = ck;
     pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
+  }
+  // The untrained control of the budget's own pretraining (under a pretraining lever, the lever's table
+  // compares with the budget's run, which has it): the first method's network after one step, in one process.
+  let control: ExperimentResult['control'] = undefined;
+  const controlMethod = pretrainMethods[0];
+  if (controlMethod && !hasLevers(pretrainingLevers(levers))) {
+    const outDir = join(pretrainRoot, CONTROL_FOLDER);
+    log(`untrained control: 1 step of ${controlMethod} (resumable in ${outDir})`);
+    const r = await runPretraining({ config: configOf(controlMethod, 1), source: poolSource, outDir, steps: 1, resume: true, signal: opts.signal });
+    if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
+    control = { method: controlMethod, steps: r.step, checkpoint: r.lastCheckpoint };
   }
 
   // Paths and ids only: a worker loads what a run reads itself; this thread's runs (jobs 1) reuse the pool
@@ -330,17 +363,14 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   for (const p of [...testIds, ...Object.values(inputs.labeled).flat()]) patientFiles(opts.dataDir, p);
   log(`dev ${dev.length} patients (${devSlices.length} slices), ${evalOn === 'dev' ? `scored on dev patients ${testIds.join(', ')}` : `test ${testIds.length} patients`}`);
 
-  const methods: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = (
-    [
-      { id: 'supervised', mode: 'supervised', backbone: null },
-      { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
-      { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
-      { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
-      { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
-    ] as Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }>
-  ).filter((m) => m.backbone === null || pretrainMethods.includes(m.backbone));
+  const backboneOf: Partial<Record<MethodId, Backbone>> = {
+    ...Object.fromEntries(METHODS.filter((m) => m.backbone && backbones[m.backbone]).map((m) => [m.id, { name: m.backbone!, path: backbones[m.backbone!]! }])),
+    ...(control ? { 'untrained-finetune': { name: control.method, path: control.checkpoint } } : {}),
+  };
+  const methods = METHODS.filter((m) => m.id === 'supervised' || backboneOf[m.id]);
   let reusedRuns = 0;
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
+  const controlKey: Array<[string, number, string]> = control ? [[`${control.method} (untrained control)`, control.steps, control.checkpoint]] : [];
   const kindOf = (method: MethodId, base?: MethodId): RunKind =>
     method === 'supervised' ? 'scratch' : method === 'mean-teacher' && base === 'supervised' ? 'scratch-mean-teacher' : method.endsWith('-linear') ? 'linear' : 'other';
   const scratchRunsDir = join(resultDir(opts.workDir, scratchLevers(levers), evalOn), 'runs');
@@ -348,14 +378,14 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const runsDirOf: Record<RunKind, string> = { scratch: scratchRunsDir, 'scratch-mean-teacher': scratchRunsDir, linear: linearRunsDir, other: runsDir };
   const cache = new RunCache(
     (method, base) => runsDirOf[kindOf(method, base)],
-    (method, base) => runCacheKey(budget, split, pretrainingKey, levers, evalOn, kindOf(method, base)),
+    (method, base) => runCacheKey(budget, split, method === 'untrained-finetune' ? controlKey : pretrainingKey, levers, evalOn, kindOf(method, base)),
   );
   const report = (r: RunResult, cached: boolean) =>
     log(
       `regime ${r.regime} seed ${r.seed} ${r.method}${r.base ? ` (on ${r.base})` : ''}: ${evalOn === 'dev' ? 'dev' : 'test'} Dice RV ${r.mean.RV!.toFixed(3)} MYO ${r.mean.MYO!.toFixed(3)} LV ${r.mean.LV!.toFixed(3)} ` +
         `(validation ${r.validationDice?.toFixed(3) ?? 'n/a'}, ${r.steps} steps, ${r.seconds.toFixed(0)} s${cached ? ', from an earlier run' : ''})`,
     );
-  const specOf = (regime: string, seed: number, id: MethodId, mode: FewShotMode, backbone: PretrainMethod | null, base?: MethodId): RunSpec => {
+  const specOf = (regime: string, seed: number, id: MethodId, mode: FewShotMode, backbone: Backbone | null, base?: MethodId): RunSpec => {
     // A pretrained backbone is fine-tuned by `finetune` and by Mean Teacher built on it; `linear` keeps it frozen.
     const start: NetworkStart = backbone === null ? 'scratch' : mode === 'linear' ? 'frozen' : 'finetuned';
     const config = fewShotConfig(mode, {
@@ -367,7 +397,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       batch: budget.batch,
       seed,
     });
-    return { regime, seed, method: id, ...(base ? { base } : {}), config, backbone: backbone ? { name: backbone, path: backbones[backbone]! } : null };
+    return { regime, seed, method: id, ...(base ? { base } : {}), config, backbone };
   };
   // The workers' tfjs runs the backend this thread does (tfjs-node's 'tensorflow' may be either of ours: the
   // worker's own choice, from the same environment, is the same one).
@@ -394,10 +424,11 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const tasks: Array<OrderedTask<RunResult>> = [];
   for (const regime of budget.regimes) {
     const first = tasks.length;
-    for (const seed of budget.seeds) for (const m of methods) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, m.id, m.mode, m.backbone)) });
+    for (const seed of budget.seeds) for (const m of methods) tasks.push({ run: (slot) => runOne(slot, specOf(regime, seed, m.id, m.mode, backboneOf[m.id] ?? null)) });
     if (toTrain.meanTeacher) {
       const regimeRuns = Array.from({ length: tasks.length - first }, (_, k) => first + k);
-      const candidates = methods.filter((m) => m.mode !== 'linear');
+      // The control measures the recipe; it is no method to build on.
+      const candidates = methods.filter((m) => m.mode !== 'linear' && m.id !== 'untrained-finetune');
       for (const seed of budget.seeds) {
         tasks.push({
           after: regimeRuns,
@@ -405,7 +436,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
             // The base is chosen on the dev patients (validation Dice), never on the test patients.
             const score = (id: MethodId) => mean(regimeRuns.map((k) => finished[k]!).filter((r) => r.method === id).map((r) => r.validationDice ?? 0));
             const best = candidates.reduce((a, b) => (score(b.id) > score(a.id) ? b : a));
-            return runOne(slot, specOf(regime, seed, 'mean-teacher', 'mean-teacher', best.backbone, best.id));
+            return runOne(slot, specOf(regime, seed, 'mean-teacher', 'mean-teacher', backboneOf[best.id] ?? null, best.id));
           },
         });
       }
@@ -441,6 +472,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     wallSeconds,
     invocations,
     pretraining,
+    ...(control ? { control } : {}),
     runs,
     split: { pool: pool.length, dev, test: evalOn === 'dev' ? take(split.test, budget.testPatients) : testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },
     ...(hasLevers(levers) ? { levers } : {}),

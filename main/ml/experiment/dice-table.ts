@@ -1,7 +1,10 @@
 import { STRUCTURES, type ExperimentResult, type MethodId, type RunResult } from './acdc.js';
 
-/** The order methods appear in every report table: the baseline first, Mean Teacher (built on one of them) last. */
-export const METHOD_ORDER: MethodId[] = ['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher'];
+/**
+ * The order methods appear in every report table: the baseline and the untrained control (the two without
+ * pretraining) first, Mean Teacher (built on one of them) last.
+ */
+export const METHOD_ORDER: MethodId[] = ['supervised', 'untrained-finetune', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher'];
 
 /** Mean ± sample SD over seeds (SD omitted with one seed: there is no spread to report). */
 export function meanSd(xs: number[]): string {

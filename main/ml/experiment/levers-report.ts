@@ -3,6 +3,7 @@ import { pairedDifference } from './paired.js';
 import { diceTableLines, patientScores, runGroups, signed, wallTimeText } from './dice-table.js';
 import { leverArgs, leverSlug, recipeLevers, type Levers } from './levers.js';
 import { budgetRecipeText } from './budgets.js';
+import { controlText } from './report.js';
 
 /**
  * Report sections of lever runs (issue 10) and of the readout along pretraining. Separate from report.ts, whose
@@ -121,5 +122,5 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
 function pretrainingLine(r: ExperimentResult): string {
   const pool = r.pretrainingData ? `${r.pretrainingData.slices} slices${r.pretrainingData.cinePatients ? `, ${r.pretrainingData.cinePatients} pool patients with every cine frame` : ''}` : null;
   if (r.pretraining.length === 0) return `Pretraining: none (\`method=none\`)${pool ? `; the pool (${pool}) is Mean Teacher's unlabeled data.` : '.'}`;
-  return `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}${pool ? ` (${pool}).` : '.'}`;
+  return `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}${pool ? ` (${pool}).` : '.'}${controlText(r)}`;
 }

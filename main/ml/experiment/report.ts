@@ -21,7 +21,7 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
       (b.baselineRegimes.length ? `; the supervised baseline alone also at ${b.baselineRegimes.join(' and ')} labeled patients.` : '.') +
       budgetRecipeText(b),
     '',
-    `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}.`,
+    `Pretraining: ${r.pretraining.map((p) => `${p.method} ${p.steps} steps, last loss ${p.lastLoss?.toFixed(4) ?? 'n/a'}`).join('; ')}.` + controlText(r),
     '',
     `Test patients (${r.split.test.length}): ${r.split.test.join(', ')}. Dev: ${r.split.dev.join(', ')}. Labeled: ${Object.entries(r.split.labeled).map(([k, v]) => `${k} → ${v.join(', ')}`).join('; ')}.`,
     '',
@@ -34,12 +34,23 @@ export function experimentMarkdown(r: ExperimentResult, command: string): string
   return lines.join('\n') + '\n';
 }
 
+/** What the untrained control is, when the experiment ran one. */
+export function controlText(r: ExperimentResult): string {
+  if (!r.control) return '';
+  return (
+    ` Untrained control: \`untrained-finetune\` is the fine-tune recipe (the same rates, augmentation and steps) from the ${r.control.method} network after ` +
+    `${r.control.steps} pretraining step${r.control.steps === 1 ? '' : 's'}: what fine-tuning gives without what pretraining learned.`
+  );
+}
+
 const describe = (d: PairedDifference) =>
   `${signed(d.mean)} | ${d.ci ? `${signed(d.ci[0])} to ${signed(d.ci[1])}` : 'n/a'} | ${d.wins} of ${d.n}`;
 
+const FINETUNED: MethodId[] = ['pix2rep-finetune', 'pix2rep-v2-finetune'];
+
 /**
  * The question the table answers, in numbers: each method minus the supervised baseline per test patient
- * (paired), and how the baseline with more labeled patients compares with the Pix2Rep method the dev
+ * (paired), each fine-tuned method minus the untrained control (what pretraining adds to the recipe), and how the baseline with more labeled patients compares with the Pix2Rep method the dev
  * patients prefer at one (chosen on validation Dice, never on the test patients).
  */
 function pairedSection(r: ExperimentResult): string[] {
@@ -59,9 +70,16 @@ function pairedSection(r: ExperimentResult): string[] {
       const runs = runsOf(regime, m);
       if (runs.length) out.push(`| ${regime} | ${m} − supervised | ${describe(pairedDifference(patientScores(runs), patientScores(base)))} |`);
     }
+    // What pretraining adds to the fine-tune recipe: each fine-tuned method minus the untrained control.
+    const control = runsOf(regime, 'untrained-finetune');
+    if (control.length === 0) continue;
+    for (const m of FINETUNED) {
+      const runs = runsOf(regime, m);
+      if (runs.length) out.push(`| ${regime} | ${m} − untrained-finetune | ${describe(pairedDifference(patientScores(runs), patientScores(control)))} |`);
+    }
   }
   // Mean Teacher counts as a Pix2Rep method only when it was built on a pretrained backbone.
-  const usesPretraining = (m: MethodId) => (m === 'mean-teacher' ? runsOf('1', m)[0]?.base?.startsWith('pix2rep') === true : m !== 'supervised');
+  const usesPretraining = (m: MethodId) => (m === 'mean-teacher' ? runsOf('1', m)[0]?.base?.startsWith('pix2rep') === true : m !== 'supervised' && m !== 'untrained-finetune');
   const pix2rep = METHOD_ORDER.filter((m) => usesPretraining(m) && runsOf('1', m).length > 0);
   const validation = (m: MethodId) => {
     const xs = runsOf('1', m).map((x) => x.validationDice ?? 0);

@@ -49,7 +49,12 @@ export async function labeledSlicesOf(dataDir: string, patients: readonly string
   return out;
 }
 
-export type MethodId = 'supervised' | 'pix2rep-linear' | 'pix2rep-finetune' | 'pix2rep-v2-linear' | 'pix2rep-v2-finetune' | 'mean-teacher';
+/**
+ * `untrained-finetune` is the control of the fine-tuned methods: their recipe from a backbone that has not
+ * learned (the pretraining network after one step), so a table can tell what pretraining adds from what the
+ * fine-tune recipe adds by itself.
+ */
+export type MethodId = 'supervised' | 'untrained-finetune' | 'pix2rep-linear' | 'pix2rep-finetune' | 'pix2rep-v2-linear' | 'pix2rep-v2-finetune' | 'mean-teacher';
 
 export interface RunResult {
   regime: string;

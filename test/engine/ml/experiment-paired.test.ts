@@ -73,6 +73,35 @@ describe('experiment report', () => {
     expect(experimentMarkdown(result, 'x')).toContain('| 5 vs 1 | mean-teacher at 1 − supervised at 5 | +0.050 |');
   });
 
+  it('separates what pretraining adds from what the fine-tune recipe adds, with the untrained control', () => {
+    const result: ExperimentResult = {
+      budget: BUDGETS.night,
+      backend: 'wasm',
+      wallSeconds: 60,
+      pretraining: [{ method: 'pix2rep', steps: 12000, lastLoss: 6.5, bestValidationLoss: 6.4, checkpoint: '/w/pretrain-pix2rep/best.p2r' }],
+      control: { method: 'pix2rep', steps: 1, checkpoint: '/w/pretrain-control/last.p2r' },
+      split: { pool: 30, dev: ['d'], test: ['patient0', 'patient1', 'patient2'], labeled: { '1': ['a'], '2': ['a', 'b'], '5': ['a', 'b', 'c', 'd', 'e'] } },
+      runs: [
+        run('1', 1, 'supervised', [0.5, 0.4, 0.6]),
+        run('1', 1, 'untrained-finetune', [0.6, 0.5, 0.6], 0.9),
+        run('1', 1, 'pix2rep-finetune', [0.7, 0.5, 0.7], 0.6),
+        run('5', 1, 'supervised', [0.7, 0.7, 0.7]),
+      ],
+    };
+    const md = experimentMarkdown(result, 'x');
+    expect(md).toContain('Untrained control: `untrained-finetune` is the fine-tune recipe (the same rates, augmentation and steps) from the pix2rep network after 1 pretraining step:');
+    // Rows in METHOD_ORDER: the control right after the baseline.
+    expect(md.indexOf('| 1 | untrained-finetune | ')).toBeGreaterThan(md.indexOf('| 1 | supervised | '));
+    expect(md.indexOf('| 1 | untrained-finetune | ')).toBeLessThan(md.indexOf('| 1 | pix2rep-finetune | '));
+    // The control against the baseline: differences 0.1, 0.1, 0.0 → mean +0.067, SD 0.0577, half width 4.303 × 0.0577 / √3 = 0.143.
+    expect(md).toContain('| 1 | untrained-finetune − supervised | +0.067 | −0.077 to +0.210 | 2 of 3 |');
+    // Pretraining's own share: differences 0.1, 0.0, 0.1 → the same numbers, the other patients better.
+    expect(md).toContain('| 1 | pix2rep-finetune − untrained-finetune | +0.067 | −0.077 to +0.210 | 2 of 3 |');
+    // The control is no Pix2Rep method: the dev patients prefer it (0.9), yet fine-tuning is compared with more labels.
+    expect(md).toContain('| 5 vs 1 | pix2rep-finetune at 1 − supervised at 5 | −0.067 |');
+    expect(md).not.toContain('untrained-finetune at 1');
+  });
+
   it('reports the time of every invocation on the work folder, not only the last', () => {
     const dir = mkdtempSync(join(tmpdir(), 'p2r-inv-'));
     try {

@@ -81,7 +81,7 @@ describe.skipIf(!hasData('acdc'))('the smoke budget on one and on two worker thr
     expect(one && two).toBeTruthy();
     const a = one!.result.runs;
     const b = two!.result.runs;
-    expect(a.map((r) => `${r.regime}-${r.seed}-${r.method}`)).toEqual(['1-1-supervised', '1-1-pix2rep-linear', '1-1-pix2rep-finetune', '1-1-pix2rep-v2-linear', '1-1-pix2rep-v2-finetune', '1-1-mean-teacher']);
+    expect(a.map((r) => `${r.regime}-${r.seed}-${r.method}`)).toEqual(['1-1-supervised', '1-1-untrained-finetune', '1-1-pix2rep-linear', '1-1-pix2rep-finetune', '1-1-pix2rep-v2-linear', '1-1-pix2rep-v2-finetune', '1-1-mean-teacher']);
     // Bit for bit: toEqual compares the floats exactly.
     expect(b.map(withoutSeconds)).toEqual(a.map(withoutSeconds));
 
@@ -93,30 +93,32 @@ describe.skipIf(!hasData('acdc'))('the smoke budget on one and on two worker thr
     expect(cb.size).toBe(b.length);
     const split = loadSplit();
     const pretrainingKey = two!.result.pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
+    const control = two!.result.control!;
+    const controlKey: Array<[string, number, string]> = [[`${control.method} (untrained control)`, control.steps, control.checkpoint]];
     for (const [file, saved] of cb) {
       const r = saved.result;
       const kind: RunKind = r.method === 'supervised' ? 'scratch' : r.method === 'mean-teacher' && r.base === 'supervised' ? 'scratch-mean-teacher' : r.method.endsWith('-linear') ? 'linear' : 'other';
-      expect(saved.key, file).toBe(runCacheKey(BUDGETS.smoke, split, pretrainingKey, {}, 'dev', kind));
+      expect(saved.key, file).toBe(runCacheKey(BUDGETS.smoke, split, r.method === 'untrained-finetune' ? controlKey : pretrainingKey, {}, 'dev', kind));
       expect(withoutSeconds(r)).toEqual(withoutSeconds(ca.get(file)!.result));
     }
 
     // Every run is logged once, as with one thread.
     const runLines = (logs: string[]) => logs.filter((t) => t.startsWith('regime ')).map((t) => t.replace(/, \d+ s\)$/, ')'));
     expect(runLines(two!.logs).sort()).toEqual(runLines(one!.logs).sort());
-    expect(two!.logs).toContain('downstream: 6 runs on up to 2 worker threads');
+    expect(two!.logs).toContain('downstream: 7 runs on up to 2 worker threads');
   });
 
   it('answers cached runs without training them again', async () => {
     const again = await run(2);
     expect(again.result.runs).toEqual(results[2]!.result.runs);
     expect(again.logs.filter((t) => t.startsWith('regime ')).every((t) => t.endsWith(', from an earlier run)'))).toBe(true);
-    expect(again.result.invocations!.at(-1)).toMatchObject({ trainedRuns: 0, reusedRuns: 6 });
+    expect(again.result.invocations!.at(-1)).toMatchObject({ trainedRuns: 0, reusedRuns: 7 });
   }, 300_000);
 
   it('stops its workers and reports the cancellation', async () => {
     // The finished pretraining of --jobs 1, copied: only the downstream runs are left to train.
     const work = join(dir, 'cancel');
-    for (const m of ['pix2rep', 'pix2rep-v2']) cpSync(join(dir, 'jobs-1', `pretrain-${m}`), join(work, `pretrain-${m}`), { recursive: true });
+    for (const m of ['pix2rep', 'pix2rep-v2', 'control']) cpSync(join(dir, 'jobs-1', `pretrain-${m}`), join(work, `pretrain-${m}`), { recursive: true });
     const ac = new AbortController();
     const done = runAcdcExperiment({
       dataDir: dataPath('acdc'),

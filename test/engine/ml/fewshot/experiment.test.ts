@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { experimentCommand } from '../../../../main/cli/commands/experiment.js';
 import { loadSplit } from '../../../../main/ml/experiment/acdc.js';
+import { readCheckpoint } from '../../../../main/ml/pretrain/checkpoint.js';
 import { dataPath, hasData } from '../../../support/data.js';
 import { jsonLinesOf } from '../../../support/cli.js';
 
@@ -33,7 +34,7 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke', () =
     const report = join(dir, 'EVALUATION.md');
     writeFileSync(report, '# Evaluation\n\nText written by hand.\n');
     const run = async () => {
-      const { code, lines } = await jsonLinesOf<{ event: string; text?: string; runs?: Array<{ method: string; mean: Record<string, number> }> }>(() =>
+      const { code, lines } = await jsonLinesOf<{ event: string; text?: string; runs?: Array<{ method: string; base?: string; mean: Record<string, number> }> }>(() =>
         experimentCommand.run(['acdc', '--budget', 'smoke', '--data', dataPath('acdc'), '--work', join(dir, 'work'), '--report', report, '--json']),
       );
       expect(code).toBe(0);
@@ -41,12 +42,17 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc --budget smoke', () =
     };
     const events = await run();
     const done = events.find((e) => e.event === 'done')!;
-    expect(done.runs!.map((r) => r.method)).toEqual(['supervised', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher']);
+    expect(done.runs!.map((r) => r.method)).toEqual(['supervised', 'untrained-finetune', 'pix2rep-linear', 'pix2rep-finetune', 'pix2rep-v2-linear', 'pix2rep-v2-finetune', 'mean-teacher']);
+    // The untrained control fine-tunes the pretraining network after one step, kept in a folder of its own.
+    expect((await readCheckpoint(join(dir, 'work', 'pretrain-control', 'last.p2r'))).header.step).toBe(1);
+    expect(done.runs!.find((r) => r.method === 'mean-teacher')!.base).not.toBe('untrained-finetune');
     for (const r of done.runs!) for (const k of ['RV', 'MYO', 'LV', 'mean']) expect(r.mean[k]).toBeGreaterThanOrEqual(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('Text written by hand.');
     expect(text).toContain('### ACDC, budget `smoke`');
     expect(text).toMatch(/\| 1 \| supervised \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/);
+    expect(text).toMatch(/\| 1 \| pix2rep-finetune − untrained-finetune \| [+−][0-9.]+ \|/);
+    expect(text).toMatch(/\| 1 \| pix2rep-v2-finetune − untrained-finetune \| [+−][0-9.]+ \|/);
 
     // Run again on the same work folder: every finished run is taken from there (a long budget continues
     // where it stopped), the numbers are the same, and the section is replaced rather than appended.
