@@ -327,6 +327,8 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       resume: true,
       signal: opts.signal,
       ...(workers !== undefined ? { workers } : {}),
+      // Downstream runs from earlier points of the curve need those points' weights.
+      keepReadoutCheckpoints: true,
       ...(readout ? { readout, onReadout: (p: ReadoutPoint) => log(`readout ${method} step ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')} (mean ${p.mean.toFixed(3)}, ${p.seconds.toFixed(0)} s)`) } : {}),
     });
     if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');

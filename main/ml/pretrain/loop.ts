@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../tf.js';
+import { writeViaTemp } from '../../library/atomic.js';
 import type { PretrainConfig } from '../config.js';
 import { validateConfig } from '../config.js';
 import { stepsPerEpochOf } from './expectation.js';
@@ -86,6 +87,11 @@ export interface PretrainOptions {
    */
   readout?: ReadoutOptions;
   onReadout?: (p: ReadoutPoint) => void;
+  /**
+   * Keep the checkpoint each readout measured as `step-<N>.p2r` beside last.p2r (about 6 MB each for the compact
+   * U-Net), so that downstream training can later start from any point of the curve, not only the last.
+   */
+  keepReadoutCheckpoints?: boolean;
 }
 
 export interface PretrainResult {
@@ -108,6 +114,9 @@ export interface PretrainResult {
 }
 
 export const LAST = 'last.p2r';
+
+/** The kept checkpoint of the readout at this step (PretrainOptions.keepReadoutCheckpoints). */
+export const readoutCheckpointName = (step: number): string => `step-${step}.p2r`;
 export const BEST = 'best.p2r';
 
 export async function runPretraining(opts: PretrainOptions): Promise<PretrainResult> {
@@ -261,6 +270,7 @@ export async function runPretraining(opts: PretrainOptions): Promise<PretrainRes
       if (savedStep !== step) await checkpoint(lastPath);
       // Not inside `onReadout?.(…)`: an absent callback would skip evaluating its argument, the measurement too.
       const point = await readout!.measure(lastPath, config, { step, epoch: step / stepsPerEpoch });
+      if (opts.keepReadoutCheckpoints) await writeViaTemp(join(opts.outDir, readoutCheckpointName(step)), (tmp) => copyFile(lastPath, tmp));
       opts.onReadout?.(point);
     };
     // Step 0 of a fresh run, and a resumed step whose point is missing (a run stopped between the checkpoint of a

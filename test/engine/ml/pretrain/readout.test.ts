@@ -1,12 +1,12 @@
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pretrainConfig, scheduledLr, type PretrainConfig } from '../../../../main/ml/config.js';
 import { readCheckpoint } from '../../../../main/ml/pretrain/checkpoint.js';
-import { runPretraining } from '../../../../main/ml/pretrain/loop.js';
+import { readoutCheckpointName, runPretraining } from '../../../../main/ml/pretrain/loop.js';
 import { measureReadout, pooledDice, readReadout, READOUT_FILE, writeReadout, type ReadoutOptions, type ReadoutPoint } from '../../../../main/ml/pretrain/readout.js';
 import { arraySliceSource } from '../../../../main/ml/pretrain/source.js';
 import { fewShotConfig } from '../../../../main/ml/fewshot/config.js';
@@ -118,6 +118,25 @@ describe('readout along pretraining', () => {
     }
     const again = await measureReadout(r.lastCheckpoint, r.config, readout, { step: 5, epoch: 0 });
     expect(again.dice).toEqual(last.dice);
+  });
+
+  it('keeps the checkpoint of each readout when asked, with the weights that readout measured', async () => {
+    const out = join(dir, 'kept');
+    await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 3, readout, keepReadoutCheckpoints: true });
+    // Readouts at 0, 2 and the last step, 3; a resume to 5 adds 4 and 5.
+    const r = await runPretraining({ config: tinyConfig(), source: pool, outDir: out, steps: 5, resume: true, readout, keepReadoutCheckpoints: true });
+    expect(r.readout.map((p) => p.step)).toEqual([0, 2, 3, 4, 5]);
+    for (const step of [0, 2, 3, 4, 5]) {
+      const kept = await readCheckpoint(join(out, readoutCheckpointName(step)));
+      expect(kept.header.step).toBe(step);
+      // The readout of this step, measured again from the kept file, gives the same Dice.
+      const again = await measureReadout(join(out, readoutCheckpointName(step)), tinyConfig(), readout, { step, epoch: 0 });
+      expect(again.dice).toEqual(r.readout.find((p) => p.step === step)!.dice);
+    }
+    expect((await readCheckpoint(join(out, 'last.p2r'))).data).toEqual((await readCheckpoint(join(out, readoutCheckpointName(5)))).data);
+    // Off by default: the run folder keeps last and best only.
+    await runPretraining({ config: tinyConfig(), source: pool, outDir: join(dir, 'not-kept'), steps: 3, readout });
+    expect(readdirSync(join(dir, 'not-kept')).filter((n) => n.startsWith('step-'))).toEqual([]);
   });
 
   it('does not change the training, nor the configuration stored in the checkpoint', async () => {
