@@ -6,14 +6,14 @@ import type { BackendName } from '../../contract/engine.js';
 import { EngineFailure } from '../../engine/errors.js';
 import { tf } from '../tf.js';
 import { DOWNSTREAM, pretrainConfig, type PretrainMethod } from '../config.js';
-import { runPretraining } from '../pretrain/loop.js';
+import { readoutCheckpointName, runPretraining } from '../pretrain/loop.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
 import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers, type NetworkStart } from './levers.js';
+import { controlLevers, downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers, type NetworkStart } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
 import { labeledSlicesOf, mean, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
@@ -182,7 +182,7 @@ function budgetKey(budget: Budget, linear: boolean): object {
  * What a run depends on, for its cache key and folder: the scratch baseline and Mean Teacher built on it no
  * pretraining, the linear probe not the downstream length, every other method the whole recipe.
  */
-export type RunKind = 'scratch' | 'scratch-mean-teacher' | 'linear' | 'other';
+export type RunKind = 'scratch' | 'scratch-mean-teacher' | 'linear' | 'control' | 'other';
 
 /**
  * The run-cache key of a method's runs: budget (as budgetKey), split, pretraining, and any recipe levers. The
@@ -204,10 +204,10 @@ export function runCacheKey(
     const pool = levers.frames !== undefined ? { frames: levers.frames } : {};
     return hash({ budget: budgetKey(budget, false), split, levers: recipeLevers({ ...scratchLevers(levers), ...pool }), evalOn, scratch: true, meanTeacher: 'supervised' });
   }
-  const recipe = method === 'linear' ? linearLevers(levers) : recipeLevers(levers);
+  const recipe = method === 'linear' ? linearLevers(levers) : method === 'control' ? controlLevers(levers) : recipeLevers(levers);
   // Runs at the default fine-tuning rate name it: the default changed (5e-5 → 1e-3, 26 Nov), and a run of the
   // old one must be retrained, not reused as the new one. A rate set by lever is in the levers already.
-  const rate = method === 'other' && levers.finetuneLr === undefined ? { finetuneLr: DOWNSTREAM.fineTuneBackboneLr } : {};
+  const rate = (method === 'other' || method === 'control') && levers.finetuneLr === undefined ? { finetuneLr: DOWNSTREAM.fineTuneBackboneLr } : {};
   const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining, ...rate };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }
@@ -259,6 +259,14 @@ const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod
   { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
 ];
 
+/** The checkpoint a pretraining kept at a readout step (the `backboneStep` lever); a clear error when there is none. */
+function keptCheckpoint(outDir: string, step: number): string {
+  const f = join(outDir, readoutCheckpointName(step));
+  if (existsSync(f)) return f;
+  const kept = existsSync(outDir) ? readdirSync(outDir).filter((n) => /^step-\d+\.p2r$/.test(n)).map((n) => Number(n.slice(5, -4))).sort((a, b) => a - b) : [];
+  throw new EngineFailure('NOT_FOUND', `backboneStep=${step}: ${f} does not exist (kept readout checkpoints: ${kept.length ? kept.join(', ') : 'none'})`);
+}
+
 /** The folder of the untrained control's one-step pretraining, beside the pretraining it controls. */
 export const CONTROL_FOLDER = 'pretrain-control';
 
@@ -303,6 +311,11 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
   if (levers.frames === 'cine') log(`frames=cine: ${cinePatients} of ${pool.length} pool patients have a 4D cine (the others give ED and ES): ${poolSource.slices.length} slices`);
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
+  // Refused now, not after hours of pretraining: a backbone step the pretraining keeps no checkpoint of.
+  const bs = levers.backboneStep;
+  if (bs !== undefined && (!readout || bs > pretrainSteps || (bs % readout.every !== 0 && bs !== pretrainSteps))) {
+    throw new EngineFailure('BAD_INPUT', `backboneStep=${bs}: checkpoints are kept at readout steps only (${readout ? `every ${readout.every} steps up to ${pretrainSteps}` : 'the readout is off'})`);
+  }
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
   const pretrainMethods: PretrainMethod[] = levers.method ? PRETRAINING_OF_METHOD_LEVER[levers.method] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
@@ -332,9 +345,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       ...(readout ? { readout, onReadout: (p: ReadoutPoint) => log(`readout ${method} step ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')} (mean ${p.mean.toFixed(3)}, ${p.seconds.toFixed(0)} s)`) } : {}),
     });
     if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
-    const ck = r.bestCheckpoint ?? r.lastCheckpoint;
+    const kept = levers.backboneStep !== undefined ? keptCheckpoint(outDir, levers.backboneStep) : null;
+    const ck = kept ?? r.bestCheckpoint ?? r.lastCheckpoint;
     backbones[method] = ck;
-    pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
+    pretraining.push({ method, steps: levers.backboneStep ?? r.step, lastLoss: kept ? (r.history.find((h) => h.step === levers.backboneStep)?.loss ?? null) : r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
   }
   // The untrained control of the budget's own pretraining (under a pretraining lever, the lever's table
   // compares with the budget's run, which has it): the first method's network after one step, in one process.
@@ -374,10 +388,19 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
   const controlKey: Array<[string, number, string]> = control ? [[`${control.method} (untrained control)`, control.steps, control.checkpoint]] : [];
   const kindOf = (method: MethodId, base?: MethodId): RunKind =>
-    method === 'supervised' ? 'scratch' : method === 'mean-teacher' && base === 'supervised' ? 'scratch-mean-teacher' : method.endsWith('-linear') ? 'linear' : 'other';
+    method === 'supervised'
+      ? 'scratch'
+      : method === 'mean-teacher' && base === 'supervised'
+        ? 'scratch-mean-teacher'
+        : method.endsWith('-linear')
+          ? 'linear'
+          : method === 'untrained-finetune'
+            ? 'control'
+            : 'other';
   const scratchRunsDir = join(resultDir(opts.workDir, scratchLevers(levers), evalOn), 'runs');
   const linearRunsDir = join(resultDir(opts.workDir, linearLevers(levers), evalOn), 'runs');
-  const runsDirOf: Record<RunKind, string> = { scratch: scratchRunsDir, 'scratch-mean-teacher': scratchRunsDir, linear: linearRunsDir, other: runsDir };
+  const controlRunsDir = join(resultDir(opts.workDir, controlLevers(levers), evalOn), 'runs');
+  const runsDirOf: Record<RunKind, string> = { scratch: scratchRunsDir, 'scratch-mean-teacher': scratchRunsDir, linear: linearRunsDir, control: controlRunsDir, other: runsDir };
   const cache = new RunCache(
     (method, base) => runsDirOf[kindOf(method, base)],
     (method, base) => runCacheKey(budget, split, method === 'untrained-finetune' ? controlKey : pretrainingKey, levers, evalOn, kindOf(method, base)),

@@ -33,6 +33,11 @@ export interface Levers {
   /** Pretraining steps per method. */
   steps?: number;
   /**
+   * Downstream methods start from the checkpoint the pretraining kept at this readout step (`step-N.p2r`)
+   * instead of its best one: the downstream Dice along the pretraining curve, from one pretraining run.
+   */
+  backboneStep?: number;
+  /**
    * Downstream training steps of every method but the linear probe (which has its own count), the supervised
    * baseline included: the budgets' few dozen steps stop a network from scratch long before it converges.
    */
@@ -115,6 +120,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   } },
   frames: { help: 'edes or cine: pretraining on every frame of the 4D cine where the data has one', parse: (v) => oneOf('frames', v, ['edes', 'cine'] as const) },
   steps: { help: 'pretraining steps per method', parse: (v) => posInt('steps', v) },
+  backboneStep: { help: "start the downstream methods from the pretraining's kept checkpoint of this readout step (step-N.p2r) instead of its best", parse: (v) => posInt('backboneStep', v) },
   downstream: { help: 'downstream training steps of every method but the linear probe (validation interval scaled with it)', parse: (v) => posInt('downstream', v) },
   rotation: { help: 'downstream rotation range ±deg (0–180), every method', parse: (v) => {
     const n = Number(v);
@@ -140,6 +146,8 @@ const PRETRAINING_KEYS: readonly LeverKey[] = ['temperature', 'samples', 'embedd
  * baseline's own run and is reused.
  */
 const SCRATCH_KEYS: readonly LeverKey[] = ['embedding', 'base', 'downstream', 'rotation', 'flips', 'scratchHeadLr'];
+/** Keys the untrained control does not depend on (it has its own backbone): left out of its runs' cache keys and folder. */
+const NOT_CONTROL_KEYS: readonly LeverKey[] = ['backboneStep'];
 /** Keys the linear probe does not depend on (its own step count; no backbone to fine-tune): left out of its runs' cache keys. */
 const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream', 'finetuneLr', 'scratchHeadLr'];
 /** Keys that change no result (what is observed, which runs are trained): left out of cache keys and folder names. */
@@ -177,6 +185,11 @@ export function recipeLevers(l: Levers): Levers {
 /** The levers a network trained from scratch depends on (see SCRATCH_KEYS). */
 export function scratchLevers(l: Levers): Levers {
   return recipeLevers(pick(l, SCRATCH_KEYS));
+}
+
+/** The recipe levers the untrained control depends on (see NOT_CONTROL_KEYS). */
+export function controlLevers(l: Levers): Levers {
+  return recipeLevers(Object.fromEntries(Object.entries(l).filter(([k]) => !NOT_CONTROL_KEYS.includes(k as LeverKey))) as Levers);
 }
 
 /** The recipe levers a linear-probe run depends on (see NOT_LINEAR_KEYS). */

@@ -97,7 +97,7 @@ describe.skipIf(!hasData('acdc'))('the smoke budget on one and on two worker thr
     const controlKey: Array<[string, number, string]> = [[`${control.method} (untrained control)`, control.steps, control.checkpoint]];
     for (const [file, saved] of cb) {
       const r = saved.result;
-      const kind: RunKind = r.method === 'supervised' ? 'scratch' : r.method === 'mean-teacher' && r.base === 'supervised' ? 'scratch-mean-teacher' : r.method.endsWith('-linear') ? 'linear' : 'other';
+      const kind: RunKind = r.method === 'supervised' ? 'scratch' : r.method === 'mean-teacher' && r.base === 'supervised' ? 'scratch-mean-teacher' : r.method.endsWith('-linear') ? 'linear' : r.method === 'untrained-finetune' ? 'control' : 'other';
       expect(saved.key, file).toBe(runCacheKey(BUDGETS.smoke, split, r.method === 'untrained-finetune' ? controlKey : pretrainingKey, {}, 'dev', kind));
       expect(withoutSeconds(r)).toEqual(withoutSeconds(ca.get(file)!.result));
     }
