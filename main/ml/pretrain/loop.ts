@@ -114,10 +114,10 @@ export interface PretrainResult {
 }
 
 export const LAST = 'last.p2r';
+export const BEST = 'best.p2r';
 
 /** The kept checkpoint of the readout at this step (PretrainOptions.keepReadoutCheckpoints). */
 export const readoutCheckpointName = (step: number): string => `step-${step}.p2r`;
-export const BEST = 'best.p2r';
 
 export async function runPretraining(opts: PretrainOptions): Promise<PretrainResult> {
   const { source } = opts;
