@@ -7,6 +7,7 @@ import { EngineFailure } from '../../engine/errors.js';
 import { tf } from '../tf.js';
 import { DOWNSTREAM, pretrainConfig, type PretrainMethod } from '../config.js';
 import { readoutCheckpointName, runPretraining } from '../pretrain/loop.js';
+import { readCheckpoint } from '../pretrain/checkpoint.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
 import type { LabeledSlice } from '../fewshot/data.js';
@@ -259,12 +260,18 @@ const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod
   { id: 'pix2rep-v2-finetune', mode: 'finetune', backbone: 'pix2rep-v2' },
 ];
 
-/** The checkpoint a pretraining kept at a readout step (the `backboneStep` lever); a clear error when there is none. */
-function keptCheckpoint(outDir: string, step: number): string {
+/**
+ * The checkpoint a pretraining kept at a readout step (the `backboneStep` lever) with what the report says of
+ * it; a clear error, listing the kept steps, when there is none.
+ */
+async function keptBackbone(outDir: string, step: number): Promise<{ steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string }> {
   const f = join(outDir, readoutCheckpointName(step));
-  if (existsSync(f)) return f;
-  const kept = existsSync(outDir) ? readdirSync(outDir).filter((n) => /^step-\d+\.p2r$/.test(n)).map((n) => Number(n.slice(5, -4))).sort((a, b) => a - b) : [];
-  throw new EngineFailure('NOT_FOUND', `backboneStep=${step}: ${f} does not exist (kept readout checkpoints: ${kept.length ? kept.join(', ') : 'none'})`);
+  if (!existsSync(f)) {
+    const kept = existsSync(outDir) ? readdirSync(outDir).filter((n) => /^step-\d+\.p2r$/.test(n)).map((n) => Number(n.slice(5, -4))).sort((a, b) => a - b) : [];
+    throw new EngineFailure('NOT_FOUND', `backboneStep=${step}: ${f} does not exist (kept readout checkpoints: ${kept.length ? kept.join(', ') : 'none'})`);
+  }
+  const h = (await readCheckpoint(f)).header;
+  return { steps: h.step, lastLoss: h.history.at(-1)?.loss ?? null, bestValidationLoss: h.bestValidationLoss, checkpoint: f };
 }
 
 /** The folder of the untrained control's one-step pretraining, beside the pretraining it controls. */
@@ -311,11 +318,6 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
   if (levers.frames === 'cine') log(`frames=cine: ${cinePatients} of ${pool.length} pool patients have a 4D cine (the others give ED and ES): ${poolSource.slices.length} slices`);
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
-  // Refused now, not after hours of pretraining: a backbone step the pretraining keeps no checkpoint of.
-  const bs = levers.backboneStep;
-  if (bs !== undefined && (!readout || bs > pretrainSteps || (bs % readout.every !== 0 && bs !== pretrainSteps))) {
-    throw new EngineFailure('BAD_INPUT', `backboneStep=${bs}: checkpoints are kept at readout steps only (${readout ? `every ${readout.every} steps up to ${pretrainSteps}` : 'the readout is off'})`);
-  }
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
   const pretrainMethods: PretrainMethod[] = levers.method ? PRETRAINING_OF_METHOD_LEVER[levers.method] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
@@ -331,6 +333,14 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   for (const method of pretrainMethods) {
     const cfg = configOf(method, pretrainSteps);
     const outDir = join(pretrainRoot, `pretrain-${method}`);
+    if (levers.backboneStep !== undefined) {
+      // A kept checkpoint is final: the pretraining is not continued, so this may run while it still trains.
+      const kept = await keptBackbone(outDir, levers.backboneStep);
+      log(`pretraining ${method}: not continued; the downstream methods start from ${kept.checkpoint}`);
+      backbones[method] = kept.checkpoint;
+      pretraining.push({ method, ...kept });
+      continue;
+    }
     log(`pretraining ${method}: ${pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
     const r = await runPretraining({
       config: cfg,
@@ -345,10 +355,9 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       ...(readout ? { readout, onReadout: (p: ReadoutPoint) => log(`readout ${method} step ${p.step}: linear-probe Dice ${Object.entries(p.dice).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(' ')} (mean ${p.mean.toFixed(3)}, ${p.seconds.toFixed(0)} s)`) } : {}),
     });
     if (r.stopped === 'cancelled') throw new EngineFailure('CANCELLED', 'experiment cancelled during pretraining');
-    const kept = levers.backboneStep !== undefined ? keptCheckpoint(outDir, levers.backboneStep) : null;
-    const ck = kept ?? r.bestCheckpoint ?? r.lastCheckpoint;
+    const ck = r.bestCheckpoint ?? r.lastCheckpoint;
     backbones[method] = ck;
-    pretraining.push({ method, steps: levers.backboneStep ?? r.step, lastLoss: kept ? (r.history.find((h) => h.step === levers.backboneStep)?.loss ?? null) : r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
+    pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
   }
   // The untrained control of the budget's own pretraining (under a pretraining lever, the lever's table
   // compares with the budget's run, which has it): the first method's network after one step, in one process.

@@ -34,7 +34,8 @@ export interface Levers {
   steps?: number;
   /**
    * Downstream methods start from the checkpoint the pretraining kept at this readout step (`step-N.p2r`)
-   * instead of its best one: the downstream Dice along the pretraining curve, from one pretraining run.
+   * instead of its best one: the downstream Dice along the pretraining curve, from one pretraining run. The
+   * pretraining is not continued, so this can run while it is still training.
    */
   backboneStep?: number;
   /**
@@ -120,7 +121,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   } },
   frames: { help: 'edes or cine: pretraining on every frame of the 4D cine where the data has one', parse: (v) => oneOf('frames', v, ['edes', 'cine'] as const) },
   steps: { help: 'pretraining steps per method', parse: (v) => posInt('steps', v) },
-  backboneStep: { help: "start the downstream methods from the pretraining's kept checkpoint of this readout step (step-N.p2r) instead of its best", parse: (v) => posInt('backboneStep', v) },
+  backboneStep: { help: "start the downstream methods from the pretraining's kept checkpoint of this readout step (step-N.p2r) instead of its best; the pretraining is not continued", parse: (v) => posInt('backboneStep', v) },
   downstream: { help: 'downstream training steps of every method but the linear probe (validation interval scaled with it)', parse: (v) => posInt('downstream', v) },
   rotation: { help: 'downstream rotation range ±deg (0–180), every method', parse: (v) => {
     const n = Number(v);
