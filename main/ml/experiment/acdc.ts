@@ -6,7 +6,7 @@ import type { BackendName } from '../../contract/engine.js';
 import { EngineFailure } from '../../engine/errors.js';
 import { tf } from '../tf.js';
 import { DOWNSTREAM, pretrainConfig, type PretrainMethod } from '../config.js';
-import { readoutCheckpointName, runPretraining } from '../pretrain/loop.js';
+import { keptReadoutSteps, readoutCheckpointName, runPretraining } from '../pretrain/loop.js';
 import { readCheckpoint } from '../pretrain/checkpoint.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
 import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
@@ -249,11 +249,11 @@ type Backbone = NonNullable<RunSpec['backbone']>;
 
 /**
  * Every downstream method but Mean Teacher, in training order, and the pretraining whose backbone it starts from
- * (the control's is the one-step run, when the experiment has one).
+ * (`control`: the one-step run of the untrained control). A method runs when its backbone exists.
  */
-const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | null }> = [
+const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod | 'control' | null }> = [
   { id: 'supervised', mode: 'supervised', backbone: null },
-  { id: 'untrained-finetune', mode: 'finetune', backbone: null },
+  { id: 'untrained-finetune', mode: 'finetune', backbone: 'control' },
   { id: 'pix2rep-linear', mode: 'linear', backbone: 'pix2rep' },
   { id: 'pix2rep-finetune', mode: 'finetune', backbone: 'pix2rep' },
   { id: 'pix2rep-v2-linear', mode: 'linear', backbone: 'pix2rep-v2' },
@@ -267,7 +267,7 @@ const METHODS: Array<{ id: MethodId; mode: FewShotMode; backbone: PretrainMethod
 async function keptBackbone(outDir: string, step: number): Promise<{ steps: number; lastLoss: number | null; bestValidationLoss: number | null; checkpoint: string }> {
   const f = join(outDir, readoutCheckpointName(step));
   if (!existsSync(f)) {
-    const kept = existsSync(outDir) ? readdirSync(outDir).filter((n) => /^step-\d+\.p2r$/.test(n)).map((n) => Number(n.slice(5, -4))).sort((a, b) => a - b) : [];
+    const kept = keptReadoutSteps(outDir);
     throw new EngineFailure('NOT_FOUND', `backboneStep=${step}: ${f} does not exist (kept readout checkpoints: ${kept.length ? kept.join(', ') : 'none'})`);
   }
   const h = (await readCheckpoint(f)).header;
@@ -331,7 +331,6 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       train: { batch: budget.pretrainBatch, seed: 1 },
     });
   for (const method of pretrainMethods) {
-    const cfg = configOf(method, pretrainSteps);
     const outDir = join(pretrainRoot, `pretrain-${method}`);
     if (levers.backboneStep !== undefined) {
       // A kept checkpoint is final: the pretraining is not continued, so this may run while it still trains.
@@ -341,6 +340,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
       pretraining.push({ method, ...kept });
       continue;
     }
+    const cfg = configOf(method, pretrainSteps);
     log(`pretraining ${method}: ${pretrainSteps} steps on ${poolSource.slices.length} slices of ${pool.length} patients (resumable in ${outDir})`);
     const r = await runPretraining({
       config: cfg,
@@ -388,11 +388,17 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   for (const p of [...testIds, ...Object.values(inputs.labeled).flat()]) patientFiles(opts.dataDir, p);
   log(`dev ${dev.length} patients (${devSlices.length} slices), ${evalOn === 'dev' ? `scored on dev patients ${testIds.join(', ')}` : `test ${testIds.length} patients`}`);
 
-  const backboneOf: Partial<Record<MethodId, Backbone>> = {
-    ...Object.fromEntries(METHODS.filter((m) => m.backbone && backbones[m.backbone]).map((m) => [m.id, { name: m.backbone!, path: backbones[m.backbone!]! }])),
-    ...(control ? { 'untrained-finetune': { name: control.method, path: control.checkpoint } } : {}),
+  const backboneFrom = (b: PretrainMethod | 'control'): Backbone | null => {
+    if (b === 'control') return control ? { name: control.method, path: control.checkpoint } : null;
+    const path = backbones[b];
+    return path ? { name: b, path } : null;
   };
-  const methods = METHODS.filter((m) => m.id === 'supervised' || backboneOf[m.id]);
+  const backboneOf: Partial<Record<MethodId, Backbone>> = {};
+  for (const m of METHODS) {
+    const b = m.backbone && backboneFrom(m.backbone);
+    if (b) backboneOf[m.id] = b;
+  }
+  const methods = METHODS.filter((m) => m.backbone === null || backboneOf[m.id]);
   let reusedRuns = 0;
   const pretrainingKey = pretraining.map((p): [string, number, string] => [p.method, p.steps, p.checkpoint]);
   const controlKey: Array<[string, number, string]> = control ? [[`${control.method} (untrained control)`, control.steps, control.checkpoint]] : [];
@@ -412,7 +418,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const runsDirOf: Record<RunKind, string> = { scratch: scratchRunsDir, 'scratch-mean-teacher': scratchRunsDir, linear: linearRunsDir, control: controlRunsDir, other: runsDir };
   const cache = new RunCache(
     (method, base) => runsDirOf[kindOf(method, base)],
-    (method, base) => runCacheKey(budget, split, method === 'untrained-finetune' ? controlKey : pretrainingKey, levers, evalOn, kindOf(method, base)),
+    (method, base) => {
+      const kind = kindOf(method, base);
+      return runCacheKey(budget, split, kind === 'control' ? controlKey : pretrainingKey, levers, evalOn, kind);
+    },
   );
   const report = (r: RunResult, cached: boolean) =>
     log(

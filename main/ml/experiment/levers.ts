@@ -173,6 +173,7 @@ export function parseLevers(sets: readonly string[]): Levers {
 }
 
 const pick = (l: Levers, keys: readonly LeverKey[]): Levers => Object.fromEntries(Object.entries(l).filter(([k]) => keys.includes(k as LeverKey))) as Levers;
+const omit = (l: Levers, keys: readonly LeverKey[]): Levers => Object.fromEntries(Object.entries(l).filter(([k]) => !keys.includes(k as LeverKey))) as Levers;
 
 /** The levers that change results (everything but the readout), in key order: what keys and folders use. */
 export function recipeLevers(l: Levers): Levers {
@@ -190,12 +191,12 @@ export function scratchLevers(l: Levers): Levers {
 
 /** The recipe levers the untrained control depends on (see NOT_CONTROL_KEYS). */
 export function controlLevers(l: Levers): Levers {
-  return recipeLevers(Object.fromEntries(Object.entries(l).filter(([k]) => !NOT_CONTROL_KEYS.includes(k as LeverKey))) as Levers);
+  return recipeLevers(omit(l, NOT_CONTROL_KEYS));
 }
 
 /** The recipe levers a linear-probe run depends on (see NOT_LINEAR_KEYS). */
 export function linearLevers(l: Levers): Levers {
-  return recipeLevers(Object.fromEntries(Object.entries(l).filter(([k]) => !NOT_LINEAR_KEYS.includes(k as LeverKey))) as Levers);
+  return recipeLevers(omit(l, NOT_LINEAR_KEYS));
 }
 
 export function pretrainingLevers(l: Levers): Levers {

@@ -63,20 +63,19 @@ function pairedSection(r: ExperimentResult): string[] {
     '| Labeled patients | Comparison | Mean difference | 95% CI | Patients better |',
     '|---|---|---|---|---|',
   ];
+  // One row per method that ran, each minus the reference method's runs of the same regime.
+  const rowsAgainst = (regime: string, reference: MethodId, methods: MethodId[]) => {
+    const ref = runsOf(regime, reference);
+    if (ref.length === 0) return;
+    for (const m of methods) {
+      const runs = runsOf(regime, m);
+      if (runs.length) out.push(`| ${regime} | ${m} − ${reference} | ${describe(pairedDifference(patientScores(runs), patientScores(ref)))} |`);
+    }
+  };
   for (const regime of b.regimes) {
-    const base = runsOf(regime, 'supervised');
-    if (base.length === 0) continue;
-    for (const m of METHOD_ORDER.slice(1)) {
-      const runs = runsOf(regime, m);
-      if (runs.length) out.push(`| ${regime} | ${m} − supervised | ${describe(pairedDifference(patientScores(runs), patientScores(base)))} |`);
-    }
-    // What pretraining adds to the fine-tune recipe: each fine-tuned method minus the untrained control.
-    const control = runsOf(regime, 'untrained-finetune');
-    if (control.length === 0) continue;
-    for (const m of FINETUNED) {
-      const runs = runsOf(regime, m);
-      if (runs.length) out.push(`| ${regime} | ${m} − untrained-finetune | ${describe(pairedDifference(patientScores(runs), patientScores(control)))} |`);
-    }
+    rowsAgainst(regime, 'supervised', METHOD_ORDER.slice(1));
+    // What pretraining adds to the fine-tune recipe.
+    rowsAgainst(regime, 'untrained-finetune', FINETUNED);
   }
   // Mean Teacher counts as a Pix2Rep method only when it was built on a pretrained backbone.
   const usesPretraining = (m: MethodId) => (m === 'mean-teacher' ? runsOf('1', m)[0]?.base?.startsWith('pix2rep') === true : m !== 'supervised' && m !== 'untrained-finetune');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../tf.js';
@@ -118,6 +118,16 @@ export const BEST = 'best.p2r';
 
 /** The kept checkpoint of the readout at this step (PretrainOptions.keepReadoutCheckpoints). */
 export const readoutCheckpointName = (step: number): string => `step-${step}.p2r`;
+
+/** The steps whose readout checkpoint a run folder keeps, ascending (none for a missing folder). */
+export function keptReadoutSteps(outDir: string): number[] {
+  if (!existsSync(outDir)) return [];
+  return readdirSync(outDir)
+    .map((n) => /^step-(\d+)\.p2r$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
 
 export async function runPretraining(opts: PretrainOptions): Promise<PretrainResult> {
   const { source } = opts;

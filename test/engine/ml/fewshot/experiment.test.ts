@@ -9,7 +9,7 @@ import { dataPath, hasData } from '../../../support/data.js';
 import { jsonLinesOf } from '../../../support/cli.js';
 
 /**
- * `pix2rep experiment acdc --budget smoke` end to end (pretraining v1 and v2, five methods and Mean Teacher,
+ * `pix2rep experiment acdc --budget smoke` end to end (pretraining v1 and v2, the untrained control, five methods and Mean Teacher,
  * test Dice): about 2 minutes on the shared 2-core machine. The report goes to a temporary file whose other
  * content must survive.
  */
