@@ -5,8 +5,8 @@ import { initBackend } from '../../ml/backends/init.js';
 import { BUDGETS, type BudgetName } from '../../ml/experiment/budgets.js';
 import { loadBaselineResult, runAcdcExperiment, saveResult } from '../../ml/experiment/acdc.js';
 import { experimentMarkdown, writeExperimentSection } from '../../ml/experiment/report.js';
-import { LEVERS, leverArgs, parseLevers, type Levers } from '../../ml/experiment/levers.js';
-import { isLeverRun, leverMarkdown, leverSectionKey, readoutMarkdown } from '../../ml/experiment/levers-report.js';
+import { LEVERS, leverArgs, parseLevers, pretrainingOnly, type Levers } from '../../ml/experiment/levers.js';
+import { isLeverRun, leverMarkdown, leverSectionKey, pretrainingOnlyMarkdown, pretrainingOnlySectionKey, readoutMarkdown } from '../../ml/experiment/levers-report.js';
 import { defaultWorkspaceDir } from '../../library/workspace.js';
 import { helpOption, jsonOption, parse, UsageError, workspaceOption, type Command } from '../command.js';
 import { SUMMARIES } from '../summaries.js';
@@ -86,10 +86,17 @@ export const experimentCommand: Command = {
       const command =
         `pix2rep experiment acdc --budget ${budget}${leverArgs(levers).map((a) => ` --set ${a}`).join('')}${evalOn === 'dev' ? ' --eval dev' : ''}` +
         (values.report ? ` --report ${values.report}` : '');
-      // A lever run never replaces the budget's own section: it gets one keyed by its overrides.
-      saveResult(workDir, result);
-      const markdown = leverRun ? leverMarkdown(result, command, loadBaselineResult(workDir, evalOn)) : experimentMarkdown(result, command) + readoutMarkdown(result);
-      writeExperimentSection(report, leverRun ? leverSectionKey(budget, levers, evalOn) : budget, markdown);
+      let markdown: string;
+      if (pretrainingOnly(levers)) {
+        // No runs to compare: the saved result of the same levers (the baseline of other lever runs) stays.
+        markdown = pretrainingOnlyMarkdown(result, command);
+        writeExperimentSection(report, pretrainingOnlySectionKey(budget, levers, evalOn), markdown);
+      } else {
+        // A lever run never replaces the budget's own section: it gets one keyed by its overrides.
+        saveResult(workDir, result);
+        markdown = leverRun ? leverMarkdown(result, command, loadBaselineResult(workDir, evalOn)) : experimentMarkdown(result, command) + readoutMarkdown(result);
+        writeExperimentSection(report, leverRun ? leverSectionKey(budget, levers, evalOn) : budget, markdown);
+      }
       if (values.json) {
         process.stdout.write(
           JSON.stringify({

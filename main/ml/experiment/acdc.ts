@@ -14,7 +14,7 @@ import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
 import type { ReadoutOptions, ReadoutPoint } from '../pretrain/readout.js';
-import { controlLevers, downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, recipeLevers, runsToTrain, scratchLevers, type Levers, type NetworkStart } from './levers.js';
+import { controlLevers, downstreamSchedule, hasLevers, leverFewShotOverrides, leverModel, leverPretrainOverrides, leverSlug, linearLevers, pretrainingLevers, pretrainingOnly, recipeLevers, runsToTrain, scratchLevers, type Levers, type NetworkStart } from './levers.js';
 import { runOrdered, type OrderedTask } from './pool.js';
 import { labeledSlicesOf, mean, patientFiles, RunData, STRUCTURES, trainAndScore, type MethodId, type RunInputs, type RunResult, type RunSpec } from './run.js';
 import { RunWorkers, runWorkerEntry } from './run-workers.js';
@@ -318,6 +318,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
   const poolSource: SliceSource = await niftiSliceSource(poolImages, pre);
   if (levers.frames === 'cine') log(`frames=cine: ${cinePatients} of ${pool.length} pool patients have a 4D cine (the others give ED and ES): ${poolSource.slices.length} slices`);
   const readout = await readoutOptions(budget, levers, split.dev, dev, labeledOf);
+  if (pretrainingOnly(levers) && !readout) throw new EngineFailure('BAD_INPUT', `downstreamRuns=off: budget ${budget.name} measures no readout along pretraining; give readout=N`);
   const pretraining: ExperimentResult['pretraining'] = [];
   const backbones: Partial<Record<PretrainMethod, string>> = {};
   const pretrainMethods: PretrainMethod[] = levers.method ? PRETRAINING_OF_METHOD_LEVER[levers.method] : (budget.pretrainMethods ?? ['pix2rep', 'pix2rep-v2']);
@@ -358,6 +359,17 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     const ck = r.bestCheckpoint ?? r.lastCheckpoint;
     backbones[method] = ck;
     pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
+  }
+  const splitOf = (scored: string[]): ExperimentResult['split'] => ({
+    pool: pool.length,
+    dev,
+    test: evalOn === 'dev' ? take(split.test, budget.testPatients) : scored,
+    labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])),
+  });
+  const pretrainingData = { slices: poolSource.slices.length, cinePatients };
+  if (pretrainingOnly(levers)) {
+    // Its invocation is not recorded beside the lever's runs: their wall time is the downstream runs' own.
+    return { budget, backend: tf.getBackend(), wallSeconds: (performance.now() - t0) / 1000, pretraining, runs: [], split: splitOf(testIds), levers, evaluation: { on: evalOn, patients: testIds, selection: dev }, pretrainingData };
   }
   // The untrained control of the budget's own pretraining (under a pretraining lever, the lever's table
   // compares with the budget's run, which has it): the first method's network after one step, in one process.
@@ -517,10 +529,10 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     pretraining,
     ...(control ? { control } : {}),
     runs,
-    split: { pool: pool.length, dev, test: evalOn === 'dev' ? take(split.test, budget.testPatients) : testIds, labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])) },
+    split: splitOf(testIds),
     ...(hasLevers(levers) ? { levers } : {}),
     evaluation: { on: evalOn, patients: testIds, selection: dev },
-    pretrainingData: { slices: poolSource.slices.length, cinePatients },
+    pretrainingData,
   };
 }
 

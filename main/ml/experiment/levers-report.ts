@@ -119,6 +119,24 @@ export function leverMarkdown(r: ExperimentResult, command: string, baseline: Ex
   return lines.join('\n') + '\n' + leverEffectMarkdown(r, baseline) + downstreamCurveMarkdown(r) + readoutMarkdown(r);
 }
 
+/** The marker key of a pretraining-only invocation (`downstreamRuns=off`): beside the lever's own section, never replacing it. */
+export function pretrainingOnlySectionKey(budget: string, levers: Levers, evalOn: 'test' | 'dev'): string {
+  return `${leverSectionKey(budget, levers, evalOn)}:pretraining-only`;
+}
+
+/** The section of a pretraining-only invocation: the pretraining and its readout, the cheap screen of a pretraining lever. */
+export function pretrainingOnlyMarkdown(r: ExperimentResult, command: string): string {
+  const args = leverArgs(r.levers ?? {}).filter((a) => a !== 'downstreamRuns=off');
+  const lines = [
+    `### ACDC, budget \`${r.budget.name}\`, pretraining only (readout), levers: ${args.length ? args.map((a) => `\`${a}\``).join(', ') : 'none'}`,
+    '',
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on backend \`${r.backend}\`, ${wallTimeText(r)} (resumed pretraining counts only its last part). Reproduce: \`${command}\`.`,
+    '',
+    `${pretrainingLine(r)} No downstream run was trained (\`downstreamRuns=off\`).`,
+  ];
+  return lines.join('\n') + '\n' + readoutMarkdown(r);
+}
+
 function pretrainingLine(r: ExperimentResult): string {
   const pool = r.pretrainingData ? `${r.pretrainingData.slices} slices${r.pretrainingData.cinePatients ? `, ${r.pretrainingData.cinePatients} pool patients with every cine frame` : ''}` : null;
   if (r.pretraining.length === 0) return `Pretraining: none (\`method=none\`)${pool ? `; the pool (${pool}) is Mean Teacher's unlabeled data.` : '.'}`;

@@ -78,6 +78,12 @@ export interface Levers {
   meanTeacher?: boolean;
   /** Whether the supervised baseline also runs at the budget's larger labeled regimes (as `meanTeacher`). */
   baselines?: boolean;
+  /**
+   * Off: the pretraining and its readouts only, no downstream run and no control (a pretraining lever screened
+   * by its readout, the cheap measure, costs no downstream hour). Such an invocation reports in a section of its
+   * own and leaves the lever's saved result alone.
+   */
+  downstreamRuns?: boolean;
   /** Readout every N pretraining steps, or off. Not a recipe change: it does not enter keys or folders. */
   readout?: number | 'off';
   /** Linear-probe steps of each readout. */
@@ -135,6 +141,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
   workers: { help: 'data-parallel pretraining workers (2 uses both cores; per-shard loss, so its own checkpoints)', parse: (v) => posInt('workers', v) },
   meanTeacher: { help: 'on or off: train the Mean Teacher runs (default: as the budget says); no run changes', parse: (v) => oneOf('meanTeacher', v, ['on', 'off'] as const) === 'on' },
   baselines: { help: 'on or off: train the supervised baseline at more labeled patients (default: as the budget says)', parse: (v) => oneOf('baselines', v, ['on', 'off'] as const) === 'on' },
+  downstreamRuns: { help: 'on or off: off pretrains (with its readouts) and trains no downstream run (default on)', parse: (v) => oneOf('downstreamRuns', v, ['on', 'off'] as const) === 'on' },
   readout: { help: 'linear-probe readout every N pretraining steps, or off', parse: (v) => (v === 'off' ? 'off' : posInt('readout', v)) },
   probeSteps: { help: 'linear-probe steps of each readout', parse: (v) => posInt('probeSteps', v) },
 };
@@ -152,7 +159,7 @@ const NOT_CONTROL_KEYS: readonly LeverKey[] = ['backboneStep'];
 /** Keys the linear probe does not depend on (its own step count; no backbone to fine-tune): left out of its runs' cache keys. */
 const NOT_LINEAR_KEYS: readonly LeverKey[] = ['downstream', 'finetuneLr', 'scratchHeadLr'];
 /** Keys that change no result (what is observed, which runs are trained): left out of cache keys and folder names. */
-const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps', 'meanTeacher', 'baselines'];
+const OBSERVATION_KEYS: readonly LeverKey[] = ['readout', 'probeSteps', 'meanTeacher', 'baselines', 'downstreamRuns'];
 
 /** `key=value` strings → levers; throws a plain-words error naming the offending key or value. */
 export function parseLevers(sets: readonly string[]): Levers {
@@ -169,6 +176,8 @@ export function parseLevers(sets: readonly string[]): Levers {
   const l = out as Levers;
   if (l.warmup !== undefined && l.schedule !== 'cosine') throw new Error('warmup applies to schedule=cosine only');
   if (l.probeSteps !== undefined && (l.readout === undefined || l.readout === 'off')) throw new Error('probeSteps needs readout=N');
+  if (l.downstreamRuns === false && (l.readout === 'off' || l.method === 'none')) throw new Error('downstreamRuns=off measures the pretraining by its readout: it needs a pretraining (not method=none) with its readout on');
+  if (l.downstreamRuns === false && l.backboneStep !== undefined) throw new Error('backboneStep chooses the downstream runs\' backbone: it has no use with downstreamRuns=off');
   return l;
 }
 
@@ -265,6 +274,9 @@ export function leverFewShotOverrides(l: Levers, start: NetworkStart): FewShotOv
     ...(lr ? { lr } : {}),
   };
 }
+
+/** Whether a lever set trains downstream runs at all (downstreamRuns=off: the pretraining and its readouts only). */
+export const pretrainingOnly = (l: Levers): boolean => l.downstreamRuns === false;
 
 /** Which of the budget's optional runs a lever set keeps: Mean Teacher, and the baseline's larger regimes. */
 export function runsToTrain(b: { meanTeacher: boolean; baselineRegimes: Array<'1' | '2' | '5'> }, l: Levers): { meanTeacher: boolean; baselineRegimes: Array<'1' | '2' | '5'> } {
