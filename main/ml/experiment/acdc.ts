@@ -360,16 +360,18 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     backbones[method] = ck;
     pretraining.push({ method, steps: r.step, lastLoss: r.lastLoss, bestValidationLoss: r.bestValidationLoss, checkpoint: ck, ...(r.readout.length ? { readout: r.readout } : {}) });
   }
-  const splitOf = (scored: string[]): ExperimentResult['split'] => ({
+  const resultSplit: ExperimentResult['split'] = {
     pool: pool.length,
     dev,
-    test: evalOn === 'dev' ? take(split.test, budget.testPatients) : scored,
+    test: evalOn === 'dev' ? take(split.test, budget.testPatients) : testIds,
     labeled: Object.fromEntries([...budget.regimes, ...budget.baselineRegimes].map((r) => [r, split.labeled[r]])),
-  });
+  };
   const pretrainingData = { slices: poolSource.slices.length, cinePatients };
   if (pretrainingOnly(levers)) {
-    // Its invocation is not recorded beside the lever's runs: their wall time is the downstream runs' own.
-    return { budget, backend: tf.getBackend(), wallSeconds: (performance.now() - t0) / 1000, pretraining, runs: [], split: splitOf(testIds), levers, evaluation: { on: evalOn, patients: testIds, selection: dev }, pretrainingData };
+    const wallSeconds = (performance.now() - t0) / 1000;
+    // The pretraining it ran is part of what the lever's runs cost: recorded with their invocations.
+    recordInvocation(resultDir(opts.workDir, levers, evalOn), { finishedAt: new Date().toISOString(), seconds: Math.round(wallSeconds), trainedRuns: 0, reusedRuns: 0 });
+    return { budget, backend: tf.getBackend(), wallSeconds, pretraining, runs: [], split: resultSplit, levers, evaluation: { on: evalOn, patients: testIds, selection: dev }, pretrainingData };
   }
   // The untrained control of the budget's own pretraining (under a pretraining lever, the lever's table
   // compares with the budget's run, which has it): the first method's network after one step, in one process.
@@ -529,7 +531,7 @@ export async function runAcdcExperiment(opts: ExperimentOptions): Promise<Experi
     pretraining,
     ...(control ? { control } : {}),
     runs,
-    split: splitOf(testIds),
+    split: resultSplit,
     ...(hasLevers(levers) ? { levers } : {}),
     evaluation: { on: evalOn, patients: testIds, selection: dev },
     pretrainingData,

@@ -55,6 +55,9 @@ describe.skipIf(!hasData('acdc'))('pix2rep experiment acdc with downstreamRuns=o
     expect(existsSync(join(work, 'pretrain-control'))).toBe(false);
     expect(existsSync(join(resultDir, 'runs'))).toBe(false);
     expect(readFileSync(join(resultDir, 'result.json'), 'utf8')).toBe('{"saved":"by the full run"}');
+    // Its pretraining counts in what the lever's runs cost, as an invocation that trained no run.
+    const invocations = JSON.parse(readFileSync(join(resultDir, 'invocations.json'), 'utf8')) as Array<{ trainedRuns: number; reusedRuns: number; seconds: number }>;
+    expect(invocations.map((i) => [i.trainedRuns, i.reusedRuns])).toEqual([[0, 0]]);
 
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('Text written by hand.');
