@@ -9,7 +9,7 @@ import { DOWNSTREAM, pretrainConfig, type PretrainMethod } from '../config.js';
 import { keptReadoutSteps, readoutCheckpointName, runPretraining } from '../pretrain/loop.js';
 import { readCheckpoint } from '../pretrain/checkpoint.js';
 import { niftiSliceSource, type SliceSource } from '../pretrain/source.js';
-import { fewShotConfig, type FewShotMode } from '../fewshot/config.js';
+import { DOWNSTREAM_FLIPS_BY_DEFAULT, fewShotConfig, type FewShotMode } from '../fewshot/config.js';
 import type { LabeledSlice } from '../fewshot/data.js';
 import { writeFileAtomic } from '../../library/atomic.js';
 import { BUDGETS, READOUT_PLANS, type Budget, type BudgetName } from './budgets.js';
@@ -199,16 +199,19 @@ export function runCacheKey(
   method: RunKind = 'other',
 ): string {
   const hash = (o: object) => createHash('sha256').update(JSON.stringify(o)).digest('hex').slice(0, 16);
-  if (method === 'scratch') return hash({ budget: budgetKey(budget, false), split, levers: scratchLevers(levers), evalOn, scratch: true });
+  // Runs at the default downstream flips name them: the default changed (off → on, 27 Nov), and a run of the old
+  // one must be retrained, not reused as the new one; a run with `flips=on` is the same run as one at the default.
+  const keyed: Levers = levers.flips === undefined ? { ...levers, flips: DOWNSTREAM_FLIPS_BY_DEFAULT } : levers;
+  if (method === 'scratch') return hash({ budget: budgetKey(budget, false), split, levers: scratchLevers(keyed), evalOn, scratch: true });
   // Mean Teacher on the supervised network uses no pretraining either; its unlabeled pool follows `frames`.
   if (method === 'scratch-mean-teacher') {
-    const pool = levers.frames !== undefined ? { frames: levers.frames } : {};
-    return hash({ budget: budgetKey(budget, false), split, levers: recipeLevers({ ...scratchLevers(levers), ...pool }), evalOn, scratch: true, meanTeacher: 'supervised' });
+    const pool = keyed.frames !== undefined ? { frames: keyed.frames } : {};
+    return hash({ budget: budgetKey(budget, false), split, levers: recipeLevers({ ...scratchLevers(keyed), ...pool }), evalOn, scratch: true, meanTeacher: 'supervised' });
   }
-  const recipe = method === 'linear' ? linearLevers(levers) : method === 'control' ? controlLevers(levers) : recipeLevers(levers);
+  const recipe = method === 'linear' ? linearLevers(keyed) : method === 'control' ? controlLevers(keyed) : recipeLevers(keyed);
   // Runs at the default fine-tuning rate name it: the default changed (5e-5 → 1e-3, 26 Nov), and a run of the
   // old one must be retrained, not reused as the new one. A rate set by lever is in the levers already.
-  const rate = (method === 'other' || method === 'control') && levers.finetuneLr === undefined ? { finetuneLr: DOWNSTREAM.fineTuneBackboneLr } : {};
+  const rate = (method === 'other' || method === 'control') && keyed.finetuneLr === undefined ? { finetuneLr: DOWNSTREAM.fineTuneBackboneLr } : {};
   const base = { budget: budgetKey(budget, method === 'linear'), split, pretraining, ...rate };
   return hash(hasLevers(recipe) || evalOn !== 'test' ? { ...base, levers: recipe, evalOn } : base);
 }

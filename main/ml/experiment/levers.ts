@@ -134,7 +134,7 @@ export const LEVERS: Record<LeverKey, { help: string; parse: (v: string) => Leve
     if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 180) throw new Error(`rotation must be a number of degrees in [0, 180], got "${v}"`);
     return n;
   } },
-  flips: { help: 'on or off: downstream flips along x and y, every method', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
+  flips: { help: 'on or off: downstream flips along x and y, every method (default on since 27 Nov; off before)', parse: (v) => oneOf('flips', v, ['on', 'off'] as const) === 'on' },
   views: { help: 'paper or geometric: pretraining views with or without zoom-crop and intensity changes', parse: (v) => oneOf('views', v, ['paper', 'geometric'] as const) },
   finetuneLr: { help: "backbone learning rate of fine-tuning (default 1e-3 since 26 Nov; the paper's 5e-5 before; the supervised baseline keeps its own)", parse: (v) => posNum('finetuneLr', v) },
   scratchHeadLr: { help: "head learning rate of the networks trained from scratch (default 1e-3, as the rest of them; fine-tuning's head: 1e-2)", parse: (v) => posNum('scratchHeadLr', v) },

@@ -16,8 +16,8 @@ export interface DownstreamAugmentConfig {
   /** Field-of-view scale: below 1 zooms in, above 1 zooms out (outside pixels become background). */
   zoomScale: [number, number];
   /**
-   * Flip weights. Off by default: a short-axis slice has a handedness (RV on one side of the LV) that a
-   * flip reverses; issue 10 measures whether flips help anyway.
+   * Flip weights. A short-axis slice has a handedness (RV on one side of the LV) that a flip reverses; flips
+   * help anyway, measured with one labeled patient (docs/EVALUATION.md, "Downstream flips"), so they are on.
    */
   flipWeights: { x: number; y: number; none: number };
   intensity: IntensityAugmentConfig;
@@ -59,7 +59,7 @@ export const DEFAULT_DOWNSTREAM_AUGMENT: DownstreamAugmentConfig = {
   spatialP: 0.9,
   rotationDeg: [-30, 30],
   zoomScale: [0.85, 1.15],
-  flipWeights: { x: 0, y: 0, none: 1 },
+  flipWeights: { x: 1, y: 1, none: 1 },
   intensity: {
     noise: { p: 0.2, sigmaMax: 0.05 },
     blur: { p: 0.2, sigma: [0, 1] },
@@ -68,6 +68,9 @@ export const DEFAULT_DOWNSTREAM_AUGMENT: DownstreamAugmentConfig = {
     inversion: { p: 0 },
   },
 };
+
+/** Whether downstream training flips by default (off until 27 Nov: experiment runs name it in their cache key). */
+export const DOWNSTREAM_FLIPS_BY_DEFAULT = DEFAULT_DOWNSTREAM_AUGMENT.flipWeights.x + DEFAULT_DOWNSTREAM_AUGMENT.flipWeights.y > 0;
 
 /** Learning rates per mode. Supervised training from scratch has no published number here: Adam's usual 1e-3. */
 export function defaultLr(mode: FewShotMode, meanTeacherBase: 'finetune' | 'supervised' = 'finetune'): { head: number; backbone: number } {

@@ -98,12 +98,19 @@ describe('run cache key and dev roles', () => {
     // The formula written out: the budget without the probe's steps, or with them, the probe's kind and its cache rule.
     const { linearSteps, ...rest } = budget;
     // A fine-tuned run at the default rate names it (1e-3 since 26 Nov); the probe's does not (no backbone trained).
-    const plain = hash({ budget: rest, split, pretraining: pre, finetuneLr: 1e-3 });
-    const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps, cache: 'kept-pixels' } }, split, pretraining: pre });
-    const scratch = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true });
+    // Every run at the default downstream flips names them (on since 27 Nov) as if set by lever.
+    const plain = hash({ budget: rest, split, pretraining: pre, finetuneLr: 1e-3, levers: { flips: true }, evalOn: 'test' });
+    const probe = hash({ budget: { ...rest, probe: { kind: 'balanced-full-batch', steps: linearSteps, cache: 'kept-pixels' } }, split, pretraining: pre, levers: { flips: true }, evalOn: 'test' });
+    const scratch = hash({ budget: rest, split, levers: { flips: true }, evalOn: 'test', scratch: true });
     expect(runCacheKey(budget, split, pre)).toBe(plain);
     expect(runCacheKey(budget, split, pre, {}, 'test', 'linear')).toBe(probe);
     expect(runCacheKey(budget, split, pre, {}, 'test', 'scratch')).toBe(scratch);
+    // flips=on is the default's run; flips=off (the default before 27 Nov) is another, for every kind of run.
+    expect(runCacheKey(budget, split, pre, { flips: true })).toBe(plain);
+    expect(runCacheKey(budget, split, pre, { flips: true }, 'test', 'scratch')).toBe(scratch);
+    expect(runCacheKey(budget, split, pre, { flips: false })).not.toBe(plain);
+    expect(runCacheKey(budget, split, pre, { flips: false }, 'test', 'linear')).not.toBe(probe);
+    expect(runCacheKey(budget, split, pre, { flips: false }, 'test', 'scratch')).not.toBe(scratch);
     // Another probe length re-trains the probe and nothing else.
     const longer = { ...budget, linearSteps: linearSteps + 100 };
     expect(runCacheKey(longer, split, pre)).toBe(plain);
@@ -114,7 +121,7 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { meanTeacher: false }, 'test', 'scratch')).toBe(scratch);
     expect(runCacheKey(budget, split, pre, { rotation: 180 })).not.toBe(plain);
     // A rate set by lever keys as before the default changed: the lever, no default beside it.
-    expect(runCacheKey(budget, split, pre, { finetuneLr: 1e-3 }, 'dev')).toBe(hash({ budget: rest, split, pretraining: pre, levers: { finetuneLr: 1e-3 }, evalOn: 'dev' }));
+    expect(runCacheKey(budget, split, pre, { finetuneLr: 1e-3 }, 'dev')).toBe(hash({ budget: rest, split, pretraining: pre, levers: { finetuneLr: 1e-3, flips: true }, evalOn: 'dev' }));
     expect(runCacheKey(budget, split, pre, {}, 'dev')).not.toBe(plain);
     // The scratch baseline ignores pretraining and its levers, not the downstream or architecture ones.
     expect(runCacheKey(budget, split, [], { temperature: 0.1, steps: 900, views: 'geometric' }, 'test', 'scratch')).toBe(scratch);
@@ -129,7 +136,7 @@ describe('run cache key and dev roles', () => {
     expect(runCacheKey(budget, split, pre, { finetuneLr: 1e-3, downstream: 600 }, 'test', 'linear')).toBe(probe);
     expect(runCacheKey(budget, split, pre, { downstream: 600, rotation: 180 }, 'dev', 'linear')).toBe(runCacheKey(budget, split, pre, { rotation: 180 }, 'dev', 'linear'));
     // Mean Teacher on the supervised network: shared like the baseline, but its unlabeled pool follows `frames`.
-    const mt = hash({ budget: rest, split, levers: {}, evalOn: 'test', scratch: true, meanTeacher: 'supervised' });
+    const mt = hash({ budget: rest, split, levers: { flips: true }, evalOn: 'test', scratch: true, meanTeacher: 'supervised' });
     expect(runCacheKey(budget, split, pre, {}, 'test', 'scratch-mean-teacher')).toBe(mt);
     expect(runCacheKey(budget, split, [], { temperature: 0.1, finetuneLr: 1e-3, workers: 2 }, 'test', 'scratch-mean-teacher')).toBe(mt);
     expect(runCacheKey(budget, split, pre, { frames: 'cine' }, 'test', 'scratch-mean-teacher')).not.toBe(mt);
