@@ -22,7 +22,7 @@ export interface MeasuredGainPoint {
 /**
  * From docs/EVALUATION.md, section "Issue 10", table "Downstream length, fine-tuning's rate, pretraining length,
  * and a control": ACDC, one labeled patient (ED + ES), fine-tuning 600 steps at backbone rate 1e-3 without
- * downstream flips (the default until 27 Nov; with them the untrained control moved by 0.02 at most), mean Dice
+ * downstream flips (the default until 27 Nov; with them the untrained control moved by 0.021 at most), mean Dice
  * of RV, MYO and LV on dev patients 066 and 086, paired by seed against the same fine-tuning from a 1-step
  * (untrained) backbone.
  */
