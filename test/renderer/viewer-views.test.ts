@@ -1,10 +1,9 @@
 import { flushPromises, mount } from '@vue/test-utils';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import SliceView from '../../renderer/components/viewer/SliceView.vue';
 import ViewerPanel from '../../renderer/components/viewer/ViewerPanel.vue';
 import { useStudiesStore } from '../../renderer/stores/studies.js';
 import { useViewerStore } from '../../renderer/stores/viewer.js';
-import { settle } from './support/loopback.js';
 import { panelWorkspace, type PanelWorkspace } from './support/panel-workspace.js';
 
 // Two volumes: a cine of 4 x 3 x 2 voxels and 3 frames (value = 100·frame + index), and a single-frame
@@ -113,9 +112,9 @@ describe('viewer panel: layout', () => {
     await studies.refresh();
     studies.select(cineId);
     const w = mount(ViewerPanel, { global: { plugins: [fixture.pinia], stubs: { SliceView: true } }, attachTo: document.body });
-    await settle(20);
-    await flushPromises();
     const v = useViewerStore();
+    // The shortcuts act once the study's geometry is loaded (fetched from the loopback engine: under load, later).
+    await vi.waitFor(() => expect(v.geometry).not.toBeNull(), { timeout: 10_000, interval: 20 });
     expect(w.findAll('slice-view-stub')).toHaveLength(1);
 
     window.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', bubbles: true }));
@@ -128,8 +127,7 @@ describe('viewer panel: layout', () => {
     v.linkSlices = false;
     v.setActiveView('second');
     window.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
-    await settle(10);
-    expect([v.views.main.frame, v.views.second.frame]).toEqual([0, 1]);
+    await vi.waitFor(() => expect([v.views.main.frame, v.views.second.frame]).toEqual([0, 1]), { timeout: 10_000, interval: 20 });
 
     await w.find('[data-testid="layout-toggle"]').trigger('click');
     expect(v.layout).toBe('1x1');
